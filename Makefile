@@ -1,0 +1,63 @@
+# The README's two commands: `make run` (the whole pipeline locally) and `make test`.
+# Every step installs what it needs on a fresh machine and reuses its cache on the next run.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KAFKA_LIBS := .cache/kafka-libs
+KAFKA_STAMP := $(KAFKA_LIBS)/.fetched
+NODE_STAMP := tests/node/node_modules/.installed
+
+.PHONY: run test lint typecheck pytest deps kafka-jars postgres-server chromium node-deps clean
+
+run: deps
+	$(VENV)/bin/tickstream infra up
+	$(VENV)/bin/tickstream topics create
+
+test: deps lint typecheck pytest
+
+deps: $(STAMP) $(KAFKA_STAMP) postgres-server chromium node-deps
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+kafka-jars: $(KAFKA_STAMP)
+
+$(KAFKA_STAMP): pom.xml
+	@command -v mvn >/dev/null || { echo "Maven is missing: apt-get install maven"; exit 1; }
+	@command -v java >/dev/null || { echo "Java 17 is missing: apt-get install openjdk-17-jre-headless"; exit 1; }
+	rm -rf $(KAFKA_LIBS)
+	mvn -q -B -f pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS)
+	touch $@
+
+# Debian's PostgreSQL server binaries; the project runs its own private cluster with them.
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { echo "installing Debian's postgresql"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+
+# Debian's Chromium for the dashboard's browser tests (never a downloaded browser build).
+chromium:
+	@test -x /usr/bin/chromium || \
+	  { echo "installing Debian's chromium"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+node-deps: $(NODE_STAMP)
+
+$(NODE_STAMP): tests/node/package.json
+	cd tests/node && npm install --no-audit --no-fund --silent
+	touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: deps
+	$(VENV)/bin/pytest -ra --durations=15
+
+clean:
+	rm -rf $(VENV) .cache .tickstream tests/node/node_modules

@@ -1,0 +1,82 @@
+"""Every Kafka topic tickstream uses, its key and its partition count: the only place topic names
+are written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streams.settings import Settings
+
+ACK_EVENTS = "ack-events"
+CAMPAIGN_EVENTS = "campaign-events"
+INGEST_DLQ = "ingest-dlq"
+CAMPAIGN_STATS = "campaign-stats"
+MESSAGE_STATUS = "message-status"
+CAMPAIGN_PARTIALS = "campaign-partials"
+SINK_DLQ = "sink-dlq"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic's full (prefixed) name and how it is partitioned."""
+
+    name: str
+    partitions: int
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The prefixed names of all topics for one deployment (one ``TOPIC_PREFIX``)."""
+
+    prefix: str
+    partitions: int
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    @property
+    def ack_events(self) -> str:
+        return self.name(ACK_EVENTS)
+
+    @property
+    def campaign_events(self) -> str:
+        return self.name(CAMPAIGN_EVENTS)
+
+    @property
+    def ingest_dlq(self) -> str:
+        return self.name(INGEST_DLQ)
+
+    @property
+    def campaign_stats(self) -> str:
+        return self.name(CAMPAIGN_STATS)
+
+    @property
+    def message_status(self) -> str:
+        return self.name(MESSAGE_STATUS)
+
+    @property
+    def campaign_partials(self) -> str:
+        return self.name(CAMPAIGN_PARTIALS)
+
+    @property
+    def sink_dlq(self) -> str:
+        return self.name(SINK_DLQ)
+
+    def all(self) -> list[TopicSpec]:
+        """Every topic the services read or write, with the partition count each needs."""
+        p = self.partitions
+        return [
+            TopicSpec(self.ack_events, p, "message id"),
+            TopicSpec(self.campaign_events, p, "campaign id"),
+            TopicSpec(self.campaign_partials, p, "campaign id"),
+            TopicSpec(self.campaign_stats, p, "campaign id"),
+            TopicSpec(self.message_status, p, "message id"),
+            TopicSpec(self.ingest_dlq, 1, "none"),
+            TopicSpec(self.sink_dlq, 1, "none"),
+        ]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topics:
+        return cls(prefix=settings.topic_prefix, partitions=settings.topic_partitions)

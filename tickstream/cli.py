@@ -1,0 +1,81 @@
+"""The ``tickstream`` command: local infrastructure, topics, and each service."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from streams.settings import Settings
+from tickstream.infra import InfraError, LocalInfra, default_state_dir
+
+
+def _settings_with_local_infra() -> Settings:
+    """Settings from the environment, filling unset addresses from ``tickstream infra up``."""
+    env = dict(os.environ)
+    for key, value in LocalInfra(default_state_dir()).read_env().items():
+        env.setdefault(key, value)
+    return Settings.from_env(env)
+
+
+def cmd_infra(args: argparse.Namespace) -> int:
+    infra = LocalInfra(default_state_dir())
+    if args.action == "up":
+        if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("DATABASE_URL"):
+            print("KAFKA_BOOTSTRAP and DATABASE_URL are set: using your servers, starting nothing")
+            return 0
+        timings = infra.up()
+        for name, seconds in timings.items():
+            print(f"{name} started in {seconds:.1f}s")
+        for name, state in infra.status().items():
+            print(f"{name}: {state}")
+        print(f"addresses written to {infra.env_file}")
+    elif args.action == "down":
+        stopped = infra.down()
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        for name, state in infra.status().items():
+            print(f"{name}: {state}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from streams.admin import create_topics
+    from streams.topics import Topics
+
+    settings = _settings_with_local_infra()
+    if not settings.kafka_bootstrap:
+        print("KAFKA_BOOTSTRAP is not set and no local broker runs: run `tickstream infra up`")
+        return 2
+    specs = Topics.from_settings(settings).all()
+    created = set(create_topics(settings.kafka_bootstrap, specs))
+    for spec in specs:
+        state = "created" if spec.name in created else "exists"
+        print(f"{spec.name:40} {spec.partitions:3} partitions  key: {spec.key:12} {state}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tickstream", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    infra = sub.add_parser("infra", help="local Kafka broker and PostgreSQL cluster")
+    infra.add_argument("action", choices=["up", "down", "status"])
+    infra.set_defaults(func=cmd_infra)
+
+    topics = sub.add_parser("topics", help="Kafka topics")
+    topics.add_argument("action", choices=["create"])
+    topics.set_defaults(func=cmd_topics)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except InfraError as exc:
+        print(f"tickstream: {exc}", file=sys.stderr)
+        return 1
