@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -11,12 +12,19 @@ from streams.settings import Settings
 from tickstream.infra import InfraError, LocalInfra, default_state_dir
 
 
-def _settings_with_local_infra() -> Settings:
-    """Settings from the environment, filling unset addresses from ``tickstream infra up``."""
-    env = dict(os.environ)
+def _use_local_infra() -> None:
+    """Fill unset ``KAFKA_BOOTSTRAP`` / ``DATABASE_URL`` from what ``tickstream infra up`` wrote.
+
+    Only the command line does this, before any service reads its settings; the services
+    themselves read nothing but their environment.
+    """
     for key, value in LocalInfra(default_state_dir()).read_env().items():
-        env.setdefault(key, value)
-    return Settings.from_env(env)
+        os.environ.setdefault(key, value)
+
+
+def _settings_with_local_infra() -> Settings:
+    _use_local_infra()
+    return Settings.from_env()
 
 
 def cmd_infra(args: argparse.Namespace) -> int:
@@ -56,6 +64,40 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from sink.migrate import upgrade
+
+    settings = _settings_with_local_infra()
+    if not settings.database_url:
+        print("DATABASE_URL is not set and no local cluster runs: run `tickstream infra up`")
+        return 2
+    upgrade(settings.database_url)
+    print("database schema is at the newest migration")
+    return 0
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    """Run one service in this process, exactly as ``python -m <package>`` does."""
+    _use_local_infra()
+    package = SERVICES[args.command]
+    module = importlib.import_module(f"{package}.__main__")
+    return int(module.main())
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from gateway.auth import issue_token
+
+    settings = Settings.from_env()
+    if not settings.token_secret:
+        print("TOKEN_SECRET is not set: tokens cannot be signed", file=sys.stderr)
+        return 2
+    print(issue_token(settings.token_secret, args.workspace, ttl_seconds=args.ttl))
+    return 0
+
+
+SERVICES = {"ingest": "ingest", "worker": "streams", "sink": "sink", "gateway": "gateway"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tickstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="Kafka topics")
     topics.add_argument("action", choices=["create"])
     topics.set_defaults(func=cmd_topics)
+
+    db = sub.add_parser("db", help="PostgreSQL schema")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+
+    for name, package in SERVICES.items():
+        service = sub.add_parser(name, help=f"run the {name} service (python -m {package})")
+        service.set_defaults(func=cmd_service)
+
+    token = sub.add_parser("token", help="issue a workspace token for the gateway")
+    token.add_argument("--workspace", required=True)
+    token.add_argument("--ttl", type=int, default=30 * 24 * 3600, help="seconds (default 30 days)")
+    token.set_defaults(func=cmd_token)
     return parser
 
 

@@ -1,0 +1,96 @@
+"""The PostgreSQL schema (spec §5) as SQLAlchemy Core tables: the sink writes them, the gateway
+reads them. Alembic migrations in ``sink/migrations`` create and evolve the real schema; these
+definitions must match the newest migration (a test compares them).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+TS = sa.DateTime(timezone=True)
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("campaign_id", sa.Text, primary_key=True),
+    sa.Column("workspace_id", sa.Text, nullable=False),
+    sa.Column("campaign_uuid", sa.Text, nullable=False, server_default=""),
+    sa.Column("name", sa.Text, nullable=False, server_default=""),
+    sa.Column("total_recipients", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Index("ix_campaigns_workspace", "workspace_id", "campaign_id"),
+    sa.Index("ix_campaigns_uuid", "campaign_uuid"),
+)
+
+# The latest snapshot of each campaign: an older seq never overwrites a newer one.
+campaign_stats = sa.Table(
+    "campaign_stats",
+    metadata,
+    sa.Column("campaign_id", sa.Text, primary_key=True),
+    sa.Column("workspace_id", sa.Text, nullable=False),
+    sa.Column("campaign_uuid", sa.Text, nullable=False, server_default=""),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("total_message_count", sa.Integer, nullable=False),
+    sa.Column("total_sent_count", sa.Integer, nullable=False),
+    sa.Column("total_delivered_count", sa.Integer, nullable=False),
+    sa.Column("total_read_count", sa.Integer, nullable=False),
+    sa.Column("total_played_count", sa.Integer, nullable=False),
+    sa.Column("total_failed_count", sa.Integer, nullable=False),
+    sa.Column("pending_count", sa.Integer, nullable=False),
+    sa.Column("delivery_rate", sa.Float, nullable=False),
+    sa.Column("read_rate", sa.Float, nullable=False),
+    sa.Column("success_rate", sa.Float, nullable=False),
+    sa.Column("snapshot", JSONB, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_campaign_stats_workspace", "workspace_id"),
+)
+
+# One row per campaign and window: what changed in it, and the cumulative counts at its end.
+campaign_stats_windows = sa.Table(
+    "campaign_stats_windows",
+    metadata,
+    sa.Column("campaign_id", sa.Text, primary_key=True),
+    sa.Column("window_start", TS, primary_key=True),
+    sa.Column("window_end", TS, nullable=False),
+    sa.Column("workspace_id", sa.Text, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("sent", sa.Integer, nullable=False),
+    sa.Column("delivered", sa.Integer, nullable=False),
+    sa.Column("read", sa.Integer, nullable=False),
+    sa.Column("played", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("total_sent_count", sa.Integer, nullable=False),
+    sa.Column("total_delivered_count", sa.Integer, nullable=False),
+    sa.Column("total_read_count", sa.Integer, nullable=False),
+    sa.Column("total_played_count", sa.Integer, nullable=False),
+    sa.Column("total_failed_count", sa.Integer, nullable=False),
+)
+
+# One row per message: where it went and the first time each status was seen.
+message_status = sa.Table(
+    "message_status",
+    metadata,
+    sa.Column("message_id", sa.Text, primary_key=True),
+    sa.Column("campaign_id", sa.Text, nullable=False),
+    sa.Column("workspace_id", sa.Text, nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("max_rank", sa.SmallInteger, nullable=False),
+    sa.Column("failed", sa.Boolean, nullable=False),
+    sa.Column("dispatched_at", TS),
+    sa.Column("sent_at", TS),
+    sa.Column("delivered_at", TS),
+    sa.Column("read_at", TS),
+    sa.Column("played_at", TS),
+    sa.Column("failed_at", TS),
+    sa.Column("error_code", sa.Text, nullable=False, server_default=""),
+    sa.Column("error_title", sa.Text, nullable=False, server_default=""),
+    sa.Column("participants", JSONB, nullable=False, server_default="{}"),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Index("ix_message_status_campaign_status", "campaign_id", "status", "message_id"),
+    sa.Index("ix_message_status_campaign", "campaign_id", "message_id"),
+)

@@ -1,0 +1,241 @@
+"""Message schemas of every topic (spec §3–§5), versioned, encoded as JSON with msgspec.
+
+Each topic's value type is defined here and nowhere else; producers and consumers share the
+``encode``/``decode_*`` functions below so that a schema change is made in one place.
+
+Versioning: every envelope carries ``v``. Readers accept ``v <= SCHEMA_VERSION``; fields added
+later get defaults, so an old record still decodes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from streams.status import StatusName
+
+SCHEMA_VERSION = 1
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class _Record(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=False
+):
+    """Base of every record: immutable, keyword-only, defaults left out on the wire."""
+
+
+# --------------------------------------------------------------------------- ack-events
+
+
+class AckEvent(_Record, frozen=True, tag="ack", tag_field="type"):
+    """One status report of one message (for a group message: of one participant)."""
+
+    message_id: NonEmpty
+    status: StatusName
+    received_at: AwareDatetime
+    provider: str = "api"
+    participant: str = ""
+    recipient: str = ""
+    occurred_at: AwareDatetime | None = None
+    error_code: str = ""
+    error_title: str = ""
+    idempotency_key: str = ""
+
+
+class Dispatch(_Record, frozen=True, tag="dispatch", tag_field="type"):
+    """The sender records that a message belongs to a campaign (and to whom it went)."""
+
+    message_id: NonEmpty
+    campaign_id: NonEmpty
+    workspace_id: NonEmpty
+    recipient: str = ""
+    dispatched_at: AwareDatetime | None = None
+    received_at: AwareDatetime | None = None
+
+
+MessageEvent = AckEvent | Dispatch
+
+
+class EventBatch(_Record, frozen=True):
+    """The value of an ``ack-events`` record: events that all hash to that record's partition.
+
+    Ingest packs the events of concurrent requests into one record per partition, so the worker
+    pays its per-record cost once per batch (see docs/exactness.md and the Faust notes).
+    """
+
+    events: list[MessageEvent]
+    v: int = SCHEMA_VERSION
+
+
+def idempotency_key(provider: str, message_id: str, status: str, participant: str = "") -> str:
+    """``provider:message_id:status:participant``, the key a provider's duplicate shares."""
+    return f"{provider}:{message_id}:{status}:{participant}"
+
+
+# --------------------------------------------------------------------------- campaign-events
+
+
+class CampaignRegistration(_Record, frozen=True, tag="campaign", tag_field="type"):
+    """A campaign registered or updated by the sender (``POST /v1/campaigns``)."""
+
+    campaign_id: NonEmpty
+    workspace_id: NonEmpty
+    name: str = ""
+    total_recipients: Count = 0
+    uuid: str = ""
+    received_at: AwareDatetime | None = None
+
+
+CampaignEvent = CampaignRegistration
+
+
+# --------------------------------------------------------------------------- campaign-partials
+
+
+class Counters(_Record, frozen=True):
+    """A campaign's cumulative, disjoint counts over some set of messages (spec §2).
+
+    ``dispatched`` counts messages joined to the campaign; ``sent`` counts those whose effective
+    status is sent or beyond, ``delivered`` delivered or beyond, and so on; ``failed`` those whose
+    effective status is failed.
+    """
+
+    dispatched: int = 0
+    sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    played: int = 0
+    failed: int = 0
+
+
+class CampaignPartial(_Record, frozen=True, tag="partial", tag_field="type"):
+    """One source partition's whole contribution to a campaign, replacing the previous one."""
+
+    campaign_id: str
+    workspace_id: str
+    source_partition: int
+    counters: Counters
+    v: int = SCHEMA_VERSION
+
+
+# --------------------------------------------------------------------------- campaign-stats
+
+
+class WindowCounts(_Record, frozen=True):
+    start: AwareDatetime
+    end: AwareDatetime
+    sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    played: int = 0
+    failed: int = 0
+
+
+class Statistics(msgspec.Struct, frozen=True, kw_only=True):
+    """The original app's ``CampaignStatisticsUpdated.statistics`` fields, plus ``played``."""
+
+    total_message_count: int
+    total_sent_count: int
+    total_delivered_count: int
+    total_read_count: int
+    total_played_count: int
+    total_failed_count: int
+    pending_count: int
+    delivery_rate: float
+    read_rate: float
+    success_rate: float
+    updated_at: AwareDatetime
+    dispatched_count: int = 0
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """The value on ``campaign-stats``: one per campaign that changed in a window."""
+
+    campaign_id: str
+    campaign_uuid: str
+    workspace_id: str
+    seq: int
+    window: WindowCounts
+    statistics: Statistics
+    timestamp: AwareDatetime
+    campaign_name: str = ""
+    v: int = SCHEMA_VERSION
+
+
+# --------------------------------------------------------------------------- message-status
+
+
+class MessageStatus(_Record, frozen=True):
+    """A message's current state, for the per-recipient table; later records supersede.
+
+    Times are the first time each status was seen. Readers merge records rather than replace
+    them (highest rank, earliest times), so order and duplicates do not matter.
+    """
+
+    message_id: str
+    campaign_id: str
+    workspace_id: str
+    recipient: str
+    status: str
+    max_rank: int
+    failed: bool
+    updated_at: AwareDatetime
+    dispatched_at: AwareDatetime | None = None
+    sent_at: AwareDatetime | None = None
+    delivered_at: AwareDatetime | None = None
+    read_at: AwareDatetime | None = None
+    played_at: AwareDatetime | None = None
+    failed_at: AwareDatetime | None = None
+    error_code: str = ""
+    error_title: str = ""
+    participants: dict[str, int] = {}
+
+
+class MessageStatusBatch(_Record, frozen=True):
+    """The value of a ``message-status`` record: statuses of one worker partition."""
+
+    statuses: list[MessageStatus]
+    v: int = SCHEMA_VERSION
+
+
+# --------------------------------------------------------------------------- codecs
+
+_encoder = msgspec.json.Encoder()
+_event_batch = msgspec.json.Decoder(EventBatch)
+_campaign_event = msgspec.json.Decoder(CampaignEvent)
+_partial = msgspec.json.Decoder(CampaignPartial)
+_snapshot = msgspec.json.Decoder(Snapshot)
+_status_batch = msgspec.json.Decoder(MessageStatusBatch)
+
+# Raised by every decode_* function; msgspec.ValidationError (a subclass) names the field.
+DecodeError = msgspec.DecodeError
+
+
+def encode(record: Any) -> bytes:
+    """JSON bytes of any record above."""
+    return _encoder.encode(record)
+
+
+def decode_event_batch(data: bytes) -> EventBatch:
+    return _event_batch.decode(data)
+
+
+def decode_campaign_event(data: bytes) -> CampaignEvent:
+    return _campaign_event.decode(data)
+
+
+def decode_partial(data: bytes) -> CampaignPartial:
+    return _partial.decode(data)
+
+
+def decode_snapshot(data: bytes) -> Snapshot:
+    return _snapshot.decode(data)
+
+
+def decode_status_batch(data: bytes) -> MessageStatusBatch:
+    return _status_batch.decode(data)
