@@ -203,12 +203,32 @@ class MessageStatusBatch(_Record, frozen=True):
     v: int = SCHEMA_VERSION
 
 
+# --------------------------------------------------------------------------- ingest-dlq
+
+
+class IngestDeadLetter(_Record, frozen=True):
+    """A request ingest authenticated but could not understand, kept whole for a later replay.
+
+    ``body_base64`` is the raw body exactly as received; ``headers`` exclude credentials.
+    """
+
+    endpoint: str
+    reason: str
+    field: str
+    status: int
+    received_at: AwareDatetime
+    body_base64: str
+    headers: dict[str, str] = {}
+    v: int = SCHEMA_VERSION
+
+
 # --------------------------------------------------------------------------- codecs
 
 _encoder = msgspec.json.Encoder()
 _event_batch = msgspec.json.Decoder(EventBatch)
 _campaign_event = msgspec.json.Decoder(CampaignEvent)
 _partial = msgspec.json.Decoder(CampaignPartial)
+_campaign_input = msgspec.json.Decoder(CampaignPartial | CampaignEvent)
 _snapshot = msgspec.json.Decoder(Snapshot)
 _status_batch = msgspec.json.Decoder(MessageStatusBatch)
 
@@ -231,6 +251,15 @@ def decode_campaign_event(data: bytes) -> CampaignEvent:
 
 def decode_partial(data: bytes) -> CampaignPartial:
     return _partial.decode(data)
+
+
+def decode_campaign_input(data: bytes) -> CampaignPartial | CampaignEvent:
+    """A record of either topic that the worker's campaign stage reads."""
+    return _campaign_input.decode(data)
+
+
+def decode_ingest_dead_letter(data: bytes) -> IngestDeadLetter:
+    return msgspec.json.decode(data, type=IngestDeadLetter)
 
 
 def decode_snapshot(data: bytes) -> Snapshot:

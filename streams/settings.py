@@ -58,6 +58,13 @@ class Settings:
     orphan_retention_days: float = 1.0
     worker_data_dir: str = ""
     log_level: str = "INFO"
+    gateway_send_timeout_seconds: float = 10.0
+    gateway_max_pending: int = 10000
+    gateway_snapshot_lookback_seconds: float = 300.0
+    pusher_activity_timeout: int = 30
+    sink_batch_records: int = 5000
+    sink_batch_ms: int = 200
+    sink_migrate: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -54,6 +54,16 @@ WEBJS_ACK: Final[dict[int, StatusName]] = {
     4: "played",
 }
 
+# The names of those levels, as WAHA's `ackName` carries them next to `ack`.
+WEBJS_ACK_NAME: Final[dict[str, StatusName]] = {
+    "ERROR": "failed",
+    "PENDING": "pending",
+    "SERVER": "sent",
+    "DEVICE": "delivered",
+    "READ": "read",
+    "PLAYED": "played",
+}
+
 # The original app's Node service sends `status` shifted by one next to `ack_level`
 # (1→"pending", 2→"sent", 3→"delivered", 4→"read"). Without `ack_level`, its strings mean:
 WEBJS_SHIFTED_STATUS: Final[dict[str, StatusName]] = {
@@ -116,6 +126,11 @@ def webjs_ack_status(ack: int) -> StatusName:
         return WEBJS_ACK[ack]
     except KeyError:
         raise UnknownStatus(f"unknown whatsapp-web.js ack level {ack!r}") from None
+
+
+def webjs_ack_name_status(name: str) -> StatusName:
+    """WAHA's ``ackName`` (``SERVER``, ``DEVICE``, …), used only when ``ack`` is absent."""
+    return _lookup(WEBJS_ACK_NAME, name.upper(), "whatsapp-web.js ack name")
 
 
 def webjs_shifted_status(status: str) -> StatusName:

@@ -1,0 +1,52 @@
+"""``python -m streams`` / ``tickstream worker``: run the Faust worker."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+import uvloop
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.metrics import REGISTRY
+from streams.settings import Settings
+from streams.worker import create_worker
+
+
+def create_status_app() -> web.Application:
+    """``/metrics`` and ``/healthz`` of the worker process."""
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def prometheus(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    status = web.Application()
+    status.router.add_get("/healthz", health)
+    status.router.add_get("/metrics", prometheus)
+    return status
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level)
+    uvloop.install()
+    app = create_worker(settings)
+    runner = web.AppRunner(create_status_app())
+
+    @app.task
+    async def serve_status() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, settings.bind_host, settings.worker_port).start()
+
+    worker = faust.Worker(app, loglevel=settings.log_level)
+    worker.execute_from_commandline()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Per-campaign state of stage 2 and the snapshot math over it. Pure functions, no I/O.
+
+A campaign's counters are the sum of one *partial* per stage-1 partition: each partial is that
+partition's whole contribution, and a newer one replaces the older (applying it twice changes
+nothing). The difference between the old and the new partial is recorded in the tumbling window
+in which it arrived, so the windows of a campaign always add up to its counters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+
+from streams.events import (
+    CampaignPartial,
+    CampaignRegistration,
+    Counters,
+    Snapshot,
+    WindowCounts,
+)
+from streams.stats import add_counters, statistics, subtract_counters, sum_counters
+
+
+class CampaignState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What stage 2 keeps per campaign (one value of the ``campaigns`` table)."""
+
+    campaign_id: str
+    workspace_id: str = ""
+    uuid: str = ""
+    name: str = ""
+    total_recipients: int = 0
+    partials: dict[int, Counters] = {}
+    # start of a window (ms since the epoch) → what changed in it; emitted windows are dropped.
+    windows: dict[int, Counters] = {}
+    # start of the newest window whose snapshot has been written to campaign-stats.
+    emitted_through: int = -1
+
+
+def window_start_ms(now_ms: int, window_ms: int) -> int:
+    """Start of the tumbling window holding ``now_ms``."""
+    return now_ms - now_ms % window_ms
+
+
+def _touch(
+    state: CampaignState, now_ms: int, window_ms: int, delta: Counters
+) -> dict[int, Counters]:
+    """Add ``delta`` to the open window. A clock that went back (another worker took over) must
+    not reopen a window whose snapshot is written, so such a change goes to the next one."""
+    start = max(window_start_ms(now_ms, window_ms), state.emitted_through + window_ms)
+    updated = dict(state.windows)
+    updated[start] = add_counters(updated.get(start, Counters()), delta)
+    return updated
+
+
+def apply_partial(
+    state: CampaignState, partial: CampaignPartial, now_ms: int, window_ms: int
+) -> CampaignState:
+    """Replace the partial of ``partial.source_partition``; record the change in the window."""
+    old = state.partials.get(partial.source_partition, Counters())
+    if old == partial.counters and state.workspace_id:
+        return state
+    partials = dict(state.partials)
+    partials[partial.source_partition] = partial.counters
+    return msgspec.structs.replace(
+        state,
+        workspace_id=state.workspace_id or partial.workspace_id,
+        partials=partials,
+        windows=_touch(state, now_ms, window_ms, subtract_counters(partial.counters, old)),
+    )
+
+
+def apply_registration(
+    state: CampaignState, registration: CampaignRegistration, now_ms: int, window_ms: int
+) -> CampaignState:
+    """Take the sender's metadata; a change of it alone also earns a snapshot.
+
+    The workspace is set once: a campaign never moves to another workspace.
+    """
+    updated = msgspec.structs.replace(
+        state,
+        workspace_id=state.workspace_id or registration.workspace_id,
+        uuid=registration.uuid or state.uuid,
+        name=registration.name or state.name,
+        total_recipients=registration.total_recipients,
+    )
+    if updated == state:
+        return state
+    return msgspec.structs.replace(updated, windows=_touch(state, now_ms, window_ms, Counters()))
+
+
+def totals(state: CampaignState) -> Counters:
+    return sum_counters(list(state.partials.values()))
+
+
+def due_windows(state: CampaignState, now_ms: int, window_ms: int) -> list[int]:
+    """Windows that have ended and whose snapshot has not been written yet, oldest first."""
+    return sorted(
+        start
+        for start in state.windows
+        if start > state.emitted_through and start + window_ms <= now_ms
+    )
+
+
+def _ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def snapshot(state: CampaignState, start: int, window_ms: int, now: datetime) -> Snapshot:
+    """The snapshot of window ``start``: its changes and the counters as they stood at its end.
+
+    Counters at the end of the window are today's totals minus what later windows added, so a
+    snapshot written late (after a restart) says the same as one written on time. ``seq`` is the
+    window's end in milliseconds: it grows with every window and is the same if a crash makes a
+    window's snapshot be written twice.
+    """
+    later = sum_counters([delta for begin, delta in state.windows.items() if begin > start])
+    at_end = subtract_counters(totals(state), later)
+    change = state.windows.get(start, Counters())
+    end = start + window_ms
+    return Snapshot(
+        campaign_id=state.campaign_id,
+        campaign_uuid=state.uuid,
+        workspace_id=state.workspace_id,
+        seq=end,
+        window=WindowCounts(
+            start=_ms_to_datetime(start),
+            end=_ms_to_datetime(end),
+            sent=change.sent,
+            delivered=change.delivered,
+            read=change.read,
+            played=change.played,
+            failed=change.failed,
+        ),
+        statistics=statistics(at_end, state.total_recipients, _ms_to_datetime(end)),
+        timestamp=now,
+        campaign_name=state.name,
+    )
+
+
+def mark_emitted(state: CampaignState, through: int) -> CampaignState:
+    """Forget the windows up to ``through``: their snapshots are on the topic."""
+    return msgspec.structs.replace(
+        state,
+        emitted_through=max(state.emitted_through, through),
+        windows={start: delta for start, delta in state.windows.items() if start > through},
+    )

@@ -1,0 +1,178 @@
+"""Per-message state as a join-semilattice (spec §2), and what a message adds to its campaign.
+
+Every event is *joined* into the state: highest rank, failed flag (OR), earliest first-seen times,
+campaign set by the dispatch. Joining is commutative, associative and idempotent, so any order,
+any number of duplicates and any replay after a crash give the same state — the base of the
+exactness argument in docs/exactness.md. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from streams.events import AckEvent, Dispatch, MessageEvent, MessageStatus
+from streams.status import RANK_OF, effective_status
+
+# The fields holding the first time each rank (1..4) was seen, by rank.
+RANK_TIME_FIELDS = ("", "sent_at", "delivered_at", "read_at", "played_at")
+
+# A message's contribution to its campaign's counters:
+# (dispatched, sent, delivered, read, played, failed).
+Contribution = tuple[int, int, int, int, int, int]
+NO_CONTRIBUTION: Contribution = (0, 0, 0, 0, 0, 0)
+
+
+class MessageState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What is known of one message. ``max_rank`` never decreases; ``failed`` never clears.
+
+    ``recipient`` comes from the dispatch; ``ack_recipient`` is the largest recipient any ack
+    named, shown only when the dispatch named none (keeping them apart keeps the join order-free).
+    """
+
+    max_rank: int = 0
+    failed: bool = False
+    campaign_id: str = ""
+    workspace_id: str = ""
+    recipient: str = ""
+    ack_recipient: str = ""
+    dispatched_at: datetime | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    played_at: datetime | None = None
+    failed_at: datetime | None = None
+    error_code: str = ""
+    error_title: str = ""
+    participants: dict[str, int] = {}
+    last_event_at: datetime | None = None
+
+
+EMPTY = MessageState()
+
+
+def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if current is None:
+        return candidate
+    if candidate is None:
+        return current
+    return min(current, candidate)
+
+
+def _latest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if current is None:
+        return candidate
+    if candidate is None:
+        return current
+    return max(current, candidate)
+
+
+def _join_dispatch(state: MessageState, dispatch: Dispatch) -> MessageState:
+    if state.campaign_id and state.campaign_id != dispatch.campaign_id:
+        # A message belongs to one campaign; a second campaign's claim is a sender bug and is
+        # ignored (the first dispatch in log order wins) — see docs/exactness.md.
+        return state
+    return msgspec.structs.replace(
+        state,
+        campaign_id=dispatch.campaign_id,
+        workspace_id=state.workspace_id or dispatch.workspace_id,
+        recipient=dispatch.recipient or state.recipient,
+        dispatched_at=_earliest(
+            state.dispatched_at, dispatch.dispatched_at or dispatch.received_at
+        ),
+        last_event_at=_latest(state.last_event_at, dispatch.received_at),
+    )
+
+
+def _join_failure(state: MessageState, ack: AckEvent, seen: datetime) -> MessageState:
+    # The error kept is the one of the earliest failure; equal times keep the larger pair, so the
+    # choice does not depend on arrival order.
+    code, title = state.error_code, state.error_title
+    earlier = state.failed_at is None or seen < state.failed_at
+    tie_larger = seen == state.failed_at and (ack.error_code, ack.error_title) > (code, title)
+    if earlier or tie_larger:
+        code, title = ack.error_code, ack.error_title
+    return msgspec.structs.replace(
+        state,
+        failed=True,
+        failed_at=_earliest(state.failed_at, seen),
+        error_code=code,
+        error_title=title,
+        ack_recipient=max(state.ack_recipient, ack.recipient),
+        last_event_at=_latest(state.last_event_at, ack.received_at),
+    )
+
+
+def _join_ack(state: MessageState, ack: AckEvent) -> MessageState:
+    seen = ack.occurred_at or ack.received_at
+    if ack.status == "failed":
+        return _join_failure(state, ack, seen)
+    rank = RANK_OF[ack.status]
+    changes: dict[str, object] = {
+        "max_rank": max(state.max_rank, rank),
+        "last_event_at": _latest(state.last_event_at, ack.received_at),
+        "ack_recipient": max(state.ack_recipient, ack.recipient),
+    }
+    # A read proves delivery: every rank up to the reported one was reached by then.
+    for lower in range(1, rank + 1):
+        field = RANK_TIME_FIELDS[lower]
+        changes[field] = _earliest(getattr(state, field), seen)
+    if ack.participant:
+        participants = dict(state.participants)
+        participants[ack.participant] = max(participants.get(ack.participant, 0), rank)
+        changes["participants"] = participants
+    return msgspec.structs.replace(state, **changes)
+
+
+def join(state: MessageState, event: MessageEvent) -> MessageState:
+    """The state after also knowing ``event``."""
+    if isinstance(event, Dispatch):
+        return _join_dispatch(state, event)
+    return _join_ack(state, event)
+
+
+def fold(events: list[MessageEvent], state: MessageState = EMPTY) -> MessageState:
+    """Join every event into ``state`` (in the given order; any order gives the same result)."""
+    for event in events:
+        state = join(state, event)
+    return state
+
+
+def contribution(state: MessageState) -> Contribution:
+    """What the message adds to its campaign's counters (nothing until it joins a campaign)."""
+    if not state.campaign_id:
+        return NO_CONTRIBUTION
+    status = effective_status(state.max_rank, state.failed)
+    rank = RANK_OF.get(status, -1)  # failed has no rank
+    return (
+        1,
+        int(rank >= 1),
+        int(rank >= 2),
+        int(rank >= 3),
+        int(rank >= 4),
+        int(status == "failed"),
+    )
+
+
+def status_record(message_id: str, state: MessageState, updated_at: datetime) -> MessageStatus:
+    """The ``message-status`` record of a message that belongs to a campaign."""
+    return MessageStatus(
+        message_id=message_id,
+        campaign_id=state.campaign_id,
+        workspace_id=state.workspace_id,
+        recipient=state.recipient or state.ack_recipient,
+        status=effective_status(state.max_rank, state.failed),
+        max_rank=state.max_rank,
+        failed=state.failed,
+        updated_at=updated_at,
+        dispatched_at=state.dispatched_at,
+        sent_at=state.sent_at,
+        delivered_at=state.delivered_at,
+        read_at=state.read_at,
+        played_at=state.played_at,
+        failed_at=state.failed_at,
+        error_code=state.error_code,
+        error_title=state.error_title,
+        participants=state.participants,
+    )

@@ -1,0 +1,288 @@
+"""The faust-streaming worker: per-message state (stage 1) and per-campaign counters, windows and
+snapshots (stage 2). Why the counts stay exact across crashes: docs/exactness.md.
+
+Stage 1 (``ack-events``, keyed by message id): joins each event into the message's state in the
+``messages`` table, writes the ``message-status`` of every message it touched, and keeps
+per-partition campaign sums in memory (rebuilt from the table after recovery). A timer sends the
+sums that changed to ``campaign-partials`` — only after flushing the producer, so a partial never
+reflects a table write that a crash could still lose.
+
+Stage 2 (``campaign-partials`` + ``campaign-events``, keyed by campaign id): keeps each campaign's
+latest partial per stage-1 partition, its metadata and the changes of each open window in the
+``campaigns`` table. A timer writes one snapshot per campaign and ended window to
+``campaign-stats``, flushes, then records the window as emitted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import msgspec
+
+from streams import metrics
+from streams.aggregates import PartitionAggregates
+from streams.campaign_state import (
+    CampaignState,
+    apply_partial,
+    apply_registration,
+    due_windows,
+    mark_emitted,
+    snapshot,
+)
+from streams.events import (
+    CampaignPartial,
+    MessageStatusBatch,
+    decode_campaign_input,
+    decode_event_batch,
+    encode,
+)
+from streams.message_state import EMPTY, MessageState, join, status_record
+from streams.partitioning import partition_for
+from streams.settings import Settings
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+_message_decoder = msgspec.json.Decoder(MessageState)
+_campaign_decoder = msgspec.json.Decoder(CampaignState)
+DAY_SECONDS = 86_400.0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class WorkerState:
+    """In-memory companions of the tables: derived, rebuilt after every recovery."""
+
+    aggregates: PartitionAggregates = field(default_factory=PartitionAggregates)
+    # campaigns (stage 2) with windows whose snapshot is not written yet
+    open_campaigns: set[str] = field(default_factory=set)
+
+
+def create_worker(settings: Settings) -> faust.App:
+    """The Faust app with both stages, their tables, timers and agents."""
+    topics = Topics.from_settings(settings)
+    partitions = settings.topic_partitions
+    window_ms = max(1, round(settings.window_seconds * 1000))
+    app = faust.App(
+        f"{settings.topic_prefix}tickstream-worker",
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        topic_partitions=partitions,
+        web_enabled=False,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        datadir=settings.worker_data_dir or None,
+        stream_buffer_maxsize=4096,
+        broker_commit_every=10_000,
+        broker_commit_interval=1.0,
+        producer_linger=0.005,
+        producer_max_request_size=16 * 1024 * 1024,
+        producer_max_batch_size=1024 * 1024,
+        consumer_max_fetch_size=16 * 1024 * 1024,
+        table_cleanup_interval=3600.0,
+    )
+    state = WorkerState()
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    ack_topic = app.topic(topics.ack_events, partitions=partitions, **raw)
+    status_topic = app.topic(topics.message_status, partitions=partitions, **raw)
+    partial_topic = app.topic(topics.campaign_partials, partitions=partitions, **raw)
+    stage2_topic = app.topic(
+        topics.campaign_partials, topics.campaign_events, partitions=partitions, **raw
+    )
+    stats_topic = app.topic(topics.campaign_stats, partitions=partitions, **raw)
+    messages = app.Table("messages", partitions=partitions, key_type=bytes, value_type=bytes)
+    campaigns = app.Table("campaigns", partitions=partitions, key_type=bytes, value_type=bytes)
+
+    def owned(topic: str) -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+    def load_message(key: bytes) -> MessageState:
+        stored = messages.data.get(key)
+        return EMPTY if stored is None else _message_decoder.decode(stored)
+
+    def load_campaign(key: bytes) -> CampaignState | None:
+        stored = campaigns.data.get(key)
+        return None if stored is None else _campaign_decoder.decode(stored)
+
+    # ------------------------------------------------------------------ stage 1
+
+    @app.agent(ack_topic)
+    async def track_messages(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            try:
+                batch = decode_event_batch(event.value)
+            except msgspec.DecodeError as exc:
+                # ingest validated every event; a record that still fails is logged, counted and
+                # skipped rather than blocking the partition forever
+                metrics.BAD_RECORDS.labels(topic="ack-events").inc()
+                log.error("undecodable ack-events record at %s: %s", event.message.offset, exc)
+                continue
+            before: dict[str, MessageState] = {}
+            after: dict[str, MessageState] = {}
+            for item in batch.events:
+                message_id = item.message_id
+                if message_id not in after:
+                    before[message_id] = after[message_id] = load_message(message_id.encode())
+                after[message_id] = join(after[message_id], item)
+            now = datetime.now(UTC)
+            statuses = []
+            for message_id, new in after.items():
+                old = before[message_id]
+                if new != old:
+                    messages[message_id.encode()] = encode(new)
+                if new.campaign_id:
+                    state.aggregates.apply(partition, old, new)
+                    # written for every message touched, changed or not: a replay after a crash
+                    # thereby re-sends what the crash may have lost (the sink merges duplicates)
+                    statuses.append(status_record(message_id, new, now))
+            metrics.EVENTS.inc(len(batch.events))
+            if statuses:
+                await status_topic.send(
+                    key=statuses[0].message_id.encode(),
+                    value=encode(MessageStatusBatch(statuses=statuses)),
+                    partition=partition,
+                )
+
+    @messages.on_recover
+    async def rebuild_partition_sums() -> None:
+        active = owned(topics.ack_events)
+        for partition in state.aggregates.partitions - active:
+            state.aggregates.drop(partition)
+        by_partition: dict[int, list[MessageState]] = {p: [] for p in active}
+        count = 0
+        for key, value in messages.data.items():
+            partition = partition_for(key.decode(), partitions)
+            if partition in by_partition:
+                by_partition[partition].append(_message_decoder.decode(value))
+                count += 1
+        for partition, states in by_partition.items():
+            state.aggregates.rebuild(partition, states)
+        metrics.TRACKED_MESSAGES.set(count)
+        log.info("stage 1 rebuilt sums of partitions %s from %d messages", sorted(active), count)
+
+    @app.timer(min(0.1, settings.window_seconds / 5))
+    async def send_partials() -> None:
+        partials = state.aggregates.take_dirty()
+        if not partials:
+            return
+        try:
+            await app.producer.flush()  # the table writes behind these sums are durable now
+            for partial in partials:
+                await partial_topic.send(
+                    key=partial.campaign_id.encode(),
+                    value=encode(partial),
+                    partition=partition_for(partial.campaign_id, partitions),
+                )
+        except Exception:
+            state.aggregates.mark_dirty(partials)
+            raise
+        metrics.PARTIALS.inc(len(partials))
+
+    @app.timer(settings.orphan_retention_days * DAY_SECONDS / 24)
+    async def expire_orphans() -> None:
+        """Drop state of messages that never joined a campaign (ordinary chats) once old."""
+        cutoff = time.time() - settings.orphan_retention_days * DAY_SECONDS
+        active = owned(topics.ack_events)
+        expired = [
+            key
+            for key, value in list(messages.data.items())
+            if _is_expired_orphan(_message_decoder.decode(value), cutoff)
+        ]
+        for key in expired:
+            partition = partition_for(key.decode(), partitions)
+            if partition in active:
+                messages.data.pop(key, None)
+                messages.send_changelog(partition, key, None, value_serializer="raw")
+        if expired:
+            log.info("expired %d messages that never joined a campaign", len(expired))
+
+    # ------------------------------------------------------------------ stage 2
+
+    @app.agent(stage2_topic)
+    async def count_campaigns(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            try:
+                record = decode_campaign_input(event.value)
+            except msgspec.DecodeError as exc:
+                metrics.BAD_RECORDS.labels(topic=event.message.topic).inc()
+                log.error("undecodable record on %s: %s", event.message.topic, exc)
+                continue
+            key = record.campaign_id.encode()
+            current = load_campaign(key) or CampaignState(campaign_id=record.campaign_id)
+            now_ms = _now_ms()
+            if isinstance(record, CampaignPartial):
+                updated = apply_partial(current, record, now_ms, window_ms)
+            else:
+                updated = apply_registration(current, record, now_ms, window_ms)
+            if updated is not current:
+                campaigns[key] = encode(updated)
+                state.open_campaigns.add(record.campaign_id)
+
+    @campaigns.on_recover
+    async def reopen_windows() -> None:
+        active = owned(topics.campaign_partials)
+        state.open_campaigns = {
+            key.decode()
+            for key, value in campaigns.data.items()
+            if partition_for(key.decode(), partitions) in active
+            and _campaign_decoder.decode(value).windows
+        }
+        log.info("stage 2 owns %d campaigns with open windows", len(state.open_campaigns))
+
+    @app.timer(min(0.05, settings.window_seconds / 10))
+    async def send_snapshots() -> None:
+        now_ms = _now_ms()
+        now = datetime.now(UTC)
+        due: list[tuple[str, int]] = []
+        snapshots = []
+        for campaign_id in sorted(state.open_campaigns):
+            current = load_campaign(campaign_id.encode())
+            if current is None or not current.windows:
+                state.open_campaigns.discard(campaign_id)
+                continue
+            windows = due_windows(current, now_ms, window_ms)
+            if windows:
+                snapshots += [snapshot(current, start, window_ms, now) for start in windows]
+                due.append((campaign_id, windows[-1]))
+        if not snapshots:
+            return
+        await app.producer.flush()  # the campaign state behind the snapshots is durable
+        for item in snapshots:
+            await stats_topic.send(
+                key=item.campaign_id.encode(),
+                value=encode(item),
+                partition=partition_for(item.campaign_id, partitions),
+            )
+        await app.producer.flush()  # the snapshots are on the topic
+        active = owned(topics.campaign_partials)
+        for campaign_id, through in due:
+            partition = partition_for(campaign_id, partitions)
+            current = load_campaign(campaign_id.encode())
+            if current is None or partition not in active:
+                continue
+            value = encode(mark_emitted(current, through))
+            campaigns.data[campaign_id.encode()] = value
+            campaigns.send_changelog(partition, campaign_id.encode(), value)
+        sent_at = time.time()
+        for item in snapshots:
+            metrics.SNAPSHOT_LAG.observe(sent_at - item.window.end.timestamp())
+        metrics.SNAPSHOTS.inc(len(snapshots))
+
+    return app
+
+
+def _is_expired_orphan(state: MessageState, cutoff: float) -> bool:
+    return (
+        not state.campaign_id
+        and state.last_event_at is not None
+        and state.last_event_at.timestamp() < cutoff
+    )

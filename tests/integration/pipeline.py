@@ -1,0 +1,108 @@
+"""Helpers of the pipeline tests: service processes started like users start them, and readers of
+what the worker wrote."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from streams.events import Snapshot, decode_snapshot
+from streams.topics import Topics
+from tickstream.infra import free_port
+from tickstream.workload import Expected
+
+
+def service_env(kafka_bootstrap: str, topics: Topics, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        KAFKA_BOOTSTRAP=kafka_bootstrap,
+        TOPIC_PREFIX=topics.prefix,
+        TOPIC_PARTITIONS=str(topics.partitions),
+        WORKER_PORT=str(free_port()),
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def start_service(package: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m <package>`` with its output in ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", package],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout)
+
+
+class SnapshotReader:
+    """Reads ``campaign-stats`` from the start and keeps every campaign's newest snapshot."""
+
+    def __init__(self, bootstrap: str, topics: Topics, group: str) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        self.consumer.assign(
+            [TopicPartition(topics.campaign_stats, p, 0) for p in range(topics.partitions)]
+        )
+        self.latest: dict[str, Snapshot] = {}
+        self.all: list[Snapshot] = []
+
+    def poll(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for msg in self.consumer.consume(1000, 0.2):
+                if msg.error():
+                    continue
+                snap = decode_snapshot(msg.value())
+                self.all.append(snap)
+                known = self.latest.get(snap.campaign_id)
+                if known is None or snap.seq >= known.seq:
+                    self.latest[snap.campaign_id] = snap
+
+    def counts(self) -> dict[str, Expected]:
+        return {
+            campaign: Expected(
+                dispatched=snap.statistics.dispatched_count,
+                sent=snap.statistics.total_sent_count,
+                delivered=snap.statistics.total_delivered_count,
+                read=snap.statistics.total_read_count,
+                played=snap.statistics.total_played_count,
+                failed=snap.statistics.total_failed_count,
+            )
+            for campaign, snap in self.latest.items()
+        }
+
+    def wait_for(self, expected: dict[str, Expected], timeout: float) -> dict[str, Expected]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.poll(1.0)
+            if self.counts() == expected:
+                break
+        return self.counts()
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -1,0 +1,201 @@
+"""Synthetic campaign traffic and the oracle that counts it from scratch.
+
+Used by the worker's tests, its benchmark and the simulator, so that every one of them checks the
+pipeline against the same plain reading of spec §2 — deliberately not the worker's join code.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from confluent_kafka import Producer
+
+from streams.events import AckEvent, CampaignRegistration, Dispatch, EventBatch, MessageEvent, encode
+from streams.partitioning import partition_for
+from streams.status import RANK_OF
+from streams.topics import Topics
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """The counts a campaign must end with."""
+
+    dispatched: int
+    sent: int
+    delivered: int
+    read: int
+    played: int
+    failed: int
+
+
+def oracle(events: Iterable[MessageEvent]) -> dict[str, Expected]:
+    """Counts per campaign, recomputed from scratch by the letter of spec §2."""
+    campaign_of: dict[str, str] = {}
+    ranks: dict[str, int] = defaultdict(int)
+    failed: set[str] = set()
+    for event in events:
+        if isinstance(event, Dispatch):
+            campaign_of.setdefault(event.message_id, event.campaign_id)
+        elif event.status == "failed":
+            failed.add(event.message_id)
+        else:
+            ranks[event.message_id] = max(ranks[event.message_id], RANK_OF[event.status])
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    for message_id, campaign in campaign_of.items():
+        rank = ranks[message_id]
+        row = tallies[campaign]
+        row[0] += 1
+        if rank >= 2:  # proof of delivery beats a failure report
+            row[1] += 1
+            row[2] += 1
+            row[3] += rank >= 3
+            row[4] += rank >= 4
+        elif message_id in failed:
+            row[5] += 1
+        elif rank == 1:
+            row[1] += 1
+    return {campaign: Expected(*row) for campaign, row in tallies.items()}
+
+
+def campaign_events(
+    campaigns: int,
+    messages_per_campaign: int,
+    *,
+    seed: int = 1,
+    duplicate_share: float = 0.2,
+    workspace_of: dict[str, str] | None = None,
+    prefix: str = "",
+) -> list[MessageEvent]:
+    """Dispatches and acks of whole campaigns, shuffled, with the awkward cases of spec §2:
+    duplicates, acks before their dispatch, read without delivered, failed then delivered,
+    late sent after read, played voice notes, and messages that never got an ack."""
+    rng = random.Random(seed)
+    start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    events: list[MessageEvent] = []
+    for c in range(campaigns):
+        campaign_id = f"{prefix}c{c}"
+        workspace = (workspace_of or {}).get(campaign_id, f"w{c % 3}")
+        for m in range(messages_per_campaign):
+            message_id = f"{prefix}c{c}-m{m}"
+            at = start + timedelta(seconds=m * 0.01)
+            events.append(
+                Dispatch(
+                    message_id=message_id,
+                    campaign_id=campaign_id,
+                    workspace_id=workspace,
+                    recipient=f"+5511{c:03d}{m:06d}",
+                    dispatched_at=at,
+                    received_at=at,
+                )
+            )
+            events += _acks(rng, message_id, at)
+    duplicates = rng.sample(events, int(len(events) * duplicate_share))
+    events += duplicates
+    rng.shuffle(events)
+    return events
+
+
+def _acks(rng: random.Random, message_id: str, at: datetime) -> list[MessageEvent]:
+    def ack(status: str, delay: float, **extra: str) -> AckEvent:
+        when = at + timedelta(seconds=delay)
+        return AckEvent(
+            message_id=message_id,
+            status=status,  # type: ignore[arg-type]
+            received_at=when,
+            occurred_at=when,
+            provider="api",
+            **extra,
+        )
+
+    roll = rng.random()
+    if roll < 0.05:
+        return []  # never acknowledged: stays pending
+    if roll < 0.12:
+        return [ack("failed", 2, error_code="131026", error_title="Message undeliverable")]
+    if roll < 0.17:
+        # failed on one device, delivered on another: delivery wins
+        return [ack("sent", 1), ack("failed", 2, error_code="131049"), ack("delivered", 3)]
+    if roll < 0.25:
+        return [ack("sent", 1)]
+    if roll < 0.30:
+        return [ack("read", 5)]  # read receipt with no delivered before it
+    if roll < 0.33:
+        return [ack("sent", 1), ack("delivered", 2), ack("read", 4), ack("played", 9)]
+    if roll < 0.40:
+        return [ack("read", 4), ack("sent", 1)]  # a late sent after read
+    if roll < 0.70:
+        return [ack("sent", 1), ack("delivered", 2)]
+    return [ack("sent", 1), ack("delivered", 2), ack("read", 30)]
+
+
+def registrations(
+    campaign_ids: Iterable[str], workspace_of: dict[str, str], total: int
+) -> list[CampaignRegistration]:
+    return [
+        CampaignRegistration(
+            campaign_id=campaign_id,
+            workspace_id=workspace_of[campaign_id],
+            name=f"Campaign {campaign_id}",
+            total_recipients=total,
+            uuid=f"uuid-{campaign_id}",
+        )
+        for campaign_id in campaign_ids
+    ]
+
+
+def produce_events(
+    bootstrap: str, topics: Topics, events: list[MessageEvent], batch_size: int = 200
+) -> int:
+    """Write events to ``ack-events`` the way ingest does: one record per partition per batch."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.max.bytes": 16 * 1024 * 1024,
+        }
+    )
+    records = 0
+    pending: dict[int, list[MessageEvent]] = defaultdict(list)
+
+    def send(partition: int, batch: list[MessageEvent]) -> None:
+        nonlocal records
+        producer.produce(
+            topics.ack_events,
+            key=batch[0].message_id.encode(),
+            value=encode(EventBatch(events=batch)),
+            partition=partition,
+        )
+        producer.poll(0)
+        records += 1
+
+    for event in events:
+        partition = partition_for(event.message_id, topics.partitions)
+        pending[partition].append(event)
+        if len(pending[partition]) >= batch_size:
+            send(partition, pending.pop(partition))
+    for partition, batch in pending.items():
+        send(partition, batch)
+    if producer.flush(60) != 0:
+        raise RuntimeError("Kafka did not acknowledge every event")
+    return records
+
+
+def produce_registrations(
+    bootstrap: str, topics: Topics, items: list[CampaignRegistration]
+) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for item in items:
+        producer.produce(
+            topics.campaign_events,
+            key=item.campaign_id.encode(),
+            value=encode(item),
+            partition=partition_for(item.campaign_id, topics.partitions),
+        )
+    if producer.flush(60) != 0:
+        raise RuntimeError("Kafka did not acknowledge every registration")
