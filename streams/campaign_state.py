@@ -47,7 +47,9 @@ def _touch(
 ) -> dict[int, Counters]:
     """Add ``delta`` to the open window. A clock that went back (another worker took over) must
     not reopen a window whose snapshot is written, so such a change goes to the next one."""
-    start = max(window_start_ms(now_ms, window_ms), state.emitted_through + window_ms)
+    start = window_start_ms(now_ms, window_ms)
+    if start <= state.emitted_through:
+        start = state.emitted_through + window_ms
     updated = dict(state.windows)
     updated[start] = add_counters(updated.get(start, Counters()), delta)
     return updated
