@@ -16,7 +16,9 @@ def create_topics(bootstrap: str, specs: list[TopicSpec], timeout: float = 30.0)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [
-        NewTopic(spec.name, num_partitions=spec.partitions, replication_factor=-1)
+        NewTopic(
+            spec.name, num_partitions=spec.partitions, replication_factor=-1, config=spec.config
+        )
         for spec in specs
         if spec.name not in existing
     ]

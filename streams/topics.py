@@ -4,7 +4,7 @@ are written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streams.settings import Settings
 
@@ -15,6 +15,10 @@ CAMPAIGN_STATS = "campaign-stats"
 MESSAGE_STATUS = "message-status"
 CAMPAIGN_PARTIALS = "campaign-partials"
 SINK_DLQ = "sink-dlq"
+WORKER_APP = "tickstream-worker"
+# The worker's tables (see streams/worker.py); Faust names their changelogs app-table-changelog.
+WORKER_TABLES = ("messages", "campaigns")
+COMPACTED = {"cleanup.policy": "compact"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,7 @@ class TopicSpec:
     name: str
     partitions: int
     key: str
+    config: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,14 @@ class Topics:
     def sink_dlq(self) -> str:
         return self.name(SINK_DLQ)
 
+    @property
+    def worker_app(self) -> str:
+        """The worker's Faust app id, which is also its consumer group."""
+        return self.name(WORKER_APP)
+
+    def changelog(self, table: str) -> str:
+        return f"{self.worker_app}-{table}-changelog"
+
     def all(self) -> list[TopicSpec]:
         """Every topic the services read or write, with the partition count each needs."""
         p = self.partitions
@@ -75,6 +88,13 @@ class Topics:
             TopicSpec(self.message_status, p, "message id"),
             TopicSpec(self.ingest_dlq, 1, "none"),
             TopicSpec(self.sink_dlq, 1, "none"),
+            # Created here rather than left to Faust, so that they exist before any worker writes:
+            # a topic appearing under a running producer is where aiokafka's metadata refresh
+            # can stall (docs/exactness.md).
+            *(
+                TopicSpec(self.changelog(table), p, "table key", COMPACTED)
+                for table in WORKER_TABLES
+            ),
         ]
 
     @classmethod

@@ -15,10 +15,13 @@ latest partial per stage-1 partition, its metadata and the changes of each open 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -45,7 +48,7 @@ from streams.events import (
 from streams.message_state import EMPTY, MessageState, join, status_record
 from streams.partitioning import partition_for
 from streams.settings import Settings
-from streams.topics import Topics
+from streams.topics import WORKER_TABLES, Topics
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +76,14 @@ def create_worker(settings: Settings) -> faust.App:
     partitions = settings.topic_partitions
     window_ms = max(1, round(settings.window_seconds * 1000))
     app = faust.App(
-        f"{settings.topic_prefix}tickstream-worker",
+        topics.worker_app,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
         store="memory://",
         topic_partitions=partitions,
         web_enabled=False,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
-        datadir=settings.worker_data_dir or None,
+        datadir=_data_dir(settings.worker_data_dir),
         stream_buffer_maxsize=4096,
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
@@ -102,8 +105,9 @@ def create_worker(settings: Settings) -> faust.App:
         topics.campaign_partials, topics.campaign_events, partitions=partitions, **raw
     )
     stats_topic = app.topic(topics.campaign_stats, partitions=partitions, **raw)
-    messages = app.Table("messages", partitions=partitions, key_type=bytes, value_type=bytes)
-    campaigns = app.Table("campaigns", partitions=partitions, key_type=bytes, value_type=bytes)
+    messages_table, campaigns_table = WORKER_TABLES
+    messages = app.Table(messages_table, partitions=partitions, key_type=bytes, value_type=bytes)
+    campaigns = app.Table(campaigns_table, partitions=partitions, key_type=bytes, value_type=bytes)
 
     def owned(topic: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
@@ -140,6 +144,25 @@ def create_worker(settings: Settings) -> faust.App:
                 batch.append(key=key, value=value, timestamp=None)
         if batch.record_count():
             await producer.send_batch(batch, topic, partition=partition)
+
+    @app.task
+    async def track_output_topics() -> None:
+        """Register every topic this worker writes to with the producer's metadata, once.
+
+        aiokafka's metadata synchronizer can starve a forced refresh for up to
+        ``metadata_max_age`` (5 minutes) when its topic list changes during a periodic refresh;
+        the first write to a new topic then waits that long. Registering them all at start keeps
+        the list fixed afterwards.
+        """
+        client = cast(Any, app.producer)._ensure_producer().client
+        names = [
+            topics.message_status,
+            topics.campaign_partials,
+            topics.campaign_stats,
+            messages.changelog_topic.get_topic_name(),
+            campaigns.changelog_topic.get_topic_name(),
+        ]
+        await asyncio.gather(*(client.add_topic(name) for name in names))
 
     # ------------------------------------------------------------------ stage 1
 
@@ -310,6 +333,14 @@ def create_worker(settings: Settings) -> faust.App:
         metrics.SNAPSHOTS.inc(len(snapshots))
 
     return app
+
+
+def _data_dir(configured: str) -> str:
+    """Faust's own files (the memory store keeps tables in RAM, so they are few and small);
+    one directory per app id, so several workers on one host never share one."""
+    base = Path(configured) if configured else Path(tempfile.gettempdir()) / "tickstream-worker"
+    base.mkdir(parents=True, exist_ok=True)
+    return str(base / "{conf.name}")
 
 
 def _is_expired_orphan(state: MessageState, cutoff: float) -> bool:

@@ -124,7 +124,7 @@ class KafkaBroker:
                     "transaction.state.log.num.partitions=4",
                     "group.initial.rebalance.delay.ms=0",
                     "log.cleaner.dedupe.buffer.size=16777216",
-                    "auto.create.topics.enable=true",
+                    "auto.create.topics.enable=false",
                     "delete.topic.enable=true",
                     "",
                 ]
@@ -154,6 +154,29 @@ class KafkaBroker:
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 [*jvm, "kafka.Kafka", str(props)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        self._wait_ready(proc, timeout)
+        return time.monotonic() - started
+
+    def restart(self, timeout: float = 60.0) -> float:
+        """Start a stopped broker again on the same ports and data (``server.properties`` is
+        kept), so that clients holding its address reconnect: for outage tests.
+        """
+        props = self.directory / "server.properties"
+        if not props.exists():
+            raise InfraError(f"no broker to restart in {self.directory}: call start()")
+        java = _require("java", "install Java 17 (apt-get install openjdk-17-jre-headless)")
+        started = time.monotonic()
+        log4j = self.directory / "log4j.properties"
+        jvm = [java, "-Xmx768m", "-Xms256m", "-XX:+UseG1GC", "-cp", f"{KAFKA_LIBS}/*"]
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                [*jvm, f"-Dlog4j.configuration=file:{log4j}", "kafka.Kafka", str(props)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -344,6 +367,32 @@ class PostgresCluster:
             stdout=subprocess.DEVNULL,
         )
         return True
+
+    def start_again(self, timeout: float = 60.0) -> None:
+        """Start a stopped cluster with the options (and port) of its last run, so that clients'
+        URLs stay valid: fault tests restart PostgreSQL under a running service."""
+        import shlex
+
+        # postmaster.opts: the server binary, "-D" "<data>", then the options given at start.
+        words = shlex.split((self.data / "postmaster.opts").read_text())[1:]
+        data_at = words.index("-D")
+        options = shlex.join(words[:data_at] + words[data_at + 2 :])
+        self._run_as_owner(
+            [
+                str(postgres_bindir() / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
 
 
 # --------------------------------------------------------------------------- the pair

@@ -25,7 +25,7 @@ def service_env(kafka_bootstrap: str, topics: Topics, **extra: str) -> dict[str,
         TOPIC_PREFIX=topics.prefix,
         TOPIC_PARTITIONS=str(topics.partitions),
         WORKER_PORT=str(free_port()),
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="INFO",
     )
     env.update(extra)
     return env
