@@ -143,7 +143,7 @@ class KafkaBroker:
         jvm = [java, "-Xmx768m", "-Xms256m", "-XX:+UseG1GC", "-cp", classpath]
         jvm.append(f"-Dlog4j.configuration=file:{log4j}")
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = _cluster_id()
             subprocess.run(
                 [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
                 check=True,
@@ -210,6 +210,15 @@ class KafkaBroker:
         _terminate(pid, timeout)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+def _cluster_id() -> str:
+    """A random KRaft cluster id (22 base64url characters), never starting with ``-``, which
+    the storage tool would read as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _terminate(pid: int, timeout: float) -> None:
