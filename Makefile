@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 KAFKA_LIBS := .cache/kafka-libs
 KAFKA_STAMP := $(KAFKA_LIBS)/.fetched
 NODE_STAMP := tests/node/node_modules/.installed
+DASHBOARD_VENDOR := gateway/static/vendor/chart.umd.js
 
-.PHONY: run test lint typecheck pytest deps kafka-jars postgres-server chromium node-deps clean
+.PHONY: run test lint typecheck pytest deps kafka-jars postgres-server chromium node-deps dashboard clean
 
 run: deps
 	$(VENV)/bin/tickstream infra up
@@ -16,7 +17,7 @@ run: deps
 
 test: deps lint typecheck pytest
 
-deps: $(STAMP) $(KAFKA_STAMP) postgres-server chromium node-deps
+deps: $(STAMP) $(KAFKA_STAMP) postgres-server chromium node-deps dashboard
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -49,6 +50,15 @@ $(NODE_STAMP): tests/node/package.json
 	cd tests/node && npm install --no-audit --no-fund --silent
 	touch $@
 
+# The dashboard's browser libraries come from the npm registry (pinned in gateway/dashboard) and are
+# copied next to the page, so the gateway serves them itself: no CDN, works offline.
+dashboard: $(DASHBOARD_VENDOR)
+
+$(DASHBOARD_VENDOR): gateway/dashboard/package.json gateway/dashboard/package-lock.json
+	cd gateway/dashboard && npm ci --no-audit --no-fund --silent
+	mkdir -p $(@D)
+	cp gateway/dashboard/node_modules/chart.js/dist/chart.umd.js $@
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -60,4 +70,4 @@ pytest: deps
 	$(VENV)/bin/pytest -ra --durations=15
 
 clean:
-	rm -rf $(VENV) .cache .tickstream tests/node/node_modules
+	rm -rf $(VENV) .cache .tickstream tests/node/node_modules gateway/dashboard/node_modules gateway/static/vendor

@@ -3,7 +3,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from aiokafka.partitioner import murmur2
+from hypothesis import given
+from hypothesis import strategies as st
 
+from streams.partitioning import partition_for
 from streams.settings import Settings, SettingsError, sqlalchemy_url
 from streams.topics import Topics
 
@@ -59,3 +63,10 @@ def test_topic_names_take_the_prefix() -> None:
     assert len(names) == len(set(names))
     assert all(name.startswith("acme.") for name in names)
     assert {spec.partitions for spec in topics.all() if spec.key != "none"} == {8}
+
+
+@given(st.text(min_size=1, max_size=80), st.integers(1, 64))
+def test_partition_for_matches_kafkas_default_partitioner(key: str, partitions: int) -> None:
+    """aiokafka's murmur2 is the reference implementation of the Java client's rule."""
+    expected = (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    assert partition_for(key, partitions) == expected

@@ -1,0 +1,47 @@
+"""``python -m gateway`` / ``tickstream gateway``: serve the gateway until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import resource
+
+from aiohttp import web
+
+from gateway.app import create_app
+from streams.settings import Settings
+
+
+def raise_open_files_limit() -> int:
+    """Every client is a socket: lift the soft descriptor limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    raise_open_files_limit()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; stay usable without it
+        pass
+    web.run_app(
+        create_app(settings),
+        host=settings.bind_host,
+        port=settings.gateway_port,
+        print=None,
+        shutdown_timeout=5.0,
+        backlog=4096,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

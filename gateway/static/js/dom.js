@@ -1,0 +1,56 @@
+// A tiny element builder and the page-wide toasts; text always goes in as text, never as HTML.
+
+export function h(tag, attrs = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") element.className = value;
+    else if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key === "style" && typeof value === "object") Object.assign(element.style, value);
+    else if (key.startsWith("on") && typeof value === "function") {
+      element.addEventListener(key.slice(2).toLowerCase(), value);
+    } else if (value === true) element.setAttribute(key, "");
+    else element.setAttribute(key, String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+// Replace a node's text only when it changed, and flash it so a live change catches the eye.
+export function setText(element, text, { flash = true } = {}) {
+  if (!element || element.textContent === text) return;
+  const hadText = element.textContent !== "";
+  element.textContent = text;
+  if (flash && hadText) {
+    element.classList.remove("flash");
+    void element.offsetWidth; // restart the animation
+    element.classList.add("flash");
+  }
+}
+
+export function toast(message, { kind = "info", timeout = 6000 } = {}) {
+  const region = document.getElementById("toasts");
+  const close = h("button", { class: "toast-close", type: "button", "aria-label": "Dismiss" }, "×");
+  const item = h("div", { class: `toast toast-${kind}` }, h("span", {}, message), close);
+  const remove = () => item.remove();
+  close.addEventListener("click", remove);
+  region.append(item);
+  if (timeout) setTimeout(remove, timeout);
+  return item;
+}
+
+export function statusBadge(meta, status) {
+  return h(
+    "span",
+    { class: `status status-${status}`, title: meta.description },
+    h("span", { class: "status-icon", "aria-hidden": "true" }, meta.icon),
+    h("span", { class: "status-text" }, meta.label),
+  );
+}

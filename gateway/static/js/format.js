@@ -1,0 +1,208 @@
+// Pure helpers of the dashboard: formatting, status presentation, time bucketing, histograms.
+// No DOM and no network here, so the browser test can check them through page.evaluate.
+
+const numberFormat = new Intl.NumberFormat(undefined);
+const percentFormat = new Intl.NumberFormat(undefined, {
+  minimumFractionDigits: 0,
+  maximumFractionDigits: 2,
+});
+
+export function formatCount(value) {
+  return numberFormat.format(Number(value) || 0);
+}
+
+export function formatPercent(value) {
+  return `${percentFormat.format(Number(value) || 0)}%`;
+}
+
+// Status is never told by colour alone: each one has an icon and a word (issue 7).
+export const STATUSES = {
+  pending: { icon: "◷", label: "pending", description: "not yet sent" },
+  sent: { icon: "✓", label: "sent", description: "reached WhatsApp's server" },
+  delivered: { icon: "✓✓", label: "delivered", description: "reached the phone" },
+  read: { icon: "✓✓", label: "read", description: "opened by the recipient" },
+  played: { icon: "✓✓", label: "played", description: "voice or video message played" },
+  failed: { icon: "✗", label: "failed", description: "could not be delivered" },
+};
+
+export function statusMeta(status) {
+  return STATUSES[status] ?? { icon: "?", label: String(status || "unknown"), description: "" };
+}
+
+export function parseTime(value) {
+  if (!value) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+export function formatClock(ms) {
+  if (ms == null) return "";
+  return new Date(ms).toLocaleTimeString(undefined, {
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+}
+
+export function formatDateTime(value) {
+  const ms = parseTime(value);
+  if (ms == null) return "";
+  const date = new Date(ms);
+  const sameDay = new Date().toDateString() === date.toDateString();
+  return sameDay
+    ? formatClock(ms)
+    : date.toLocaleString(undefined, {
+        month: "short",
+        day: "numeric",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+      });
+}
+
+export function formatDuration(seconds) {
+  if (seconds == null || !Number.isFinite(seconds)) return "–";
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+// Where a campaign stands, from its statistics; `done` once nothing is pending any more.
+export function progress(stats) {
+  const total = Math.max(0, Number(stats?.total_message_count) || 0);
+  const sent = Number(stats?.total_sent_count) || 0;
+  const delivered = Number(stats?.total_delivered_count) || 0;
+  const read = Number(stats?.total_read_count) || 0;
+  const failed = Number(stats?.total_failed_count) || 0;
+  const pending = Math.max(0, Number(stats?.pending_count) || 0);
+  const base = Math.max(total, sent + failed + pending, 1);
+  const share = (n) => (Math.max(0, n) / base) * 100;
+  return {
+    total,
+    processedPercent: share(sent + failed),
+    segments: {
+      read: share(read),
+      delivered: share(delivered - read),
+      sent: share(sent - delivered),
+      failed: share(failed),
+      pending: share(pending),
+    },
+    done: total > 0 && pending === 0,
+  };
+}
+
+// Bucket widths the window chart may use, in seconds: "nice" steps a person reads at a glance.
+const NICE_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];
+
+// Merge per-window points into at most `maxBuckets` evenly spaced buckets, filling idle gaps
+// with zeros (windows exist only when something changed) and carrying cumulative totals forward.
+export function bucketSeries(points, maxBuckets = 90) {
+  const rows = points
+    .map((p) => ({ ...p, t: parseTime(p.start), e: parseTime(p.end) }))
+    .filter((p) => p.t != null)
+    .sort((a, b) => a.t - b.t);
+  const empty = {
+    starts: [],
+    stepSeconds: 0,
+    window: { sent: [], delivered: [], read: [], failed: [] },
+    cumulative: { sent: [], delivered: [], read: [], failed: [] },
+  };
+  if (rows.length === 0) return empty;
+  const first = rows[0].t;
+  const last = rows[rows.length - 1].t;
+  const windowSeconds = Math.max(1, Math.round(((rows[0].e ?? first + 1000) - first) / 1000));
+  const spanSeconds = (last - first) / 1000 + windowSeconds;
+  const wanted = Math.max(windowSeconds, spanSeconds / maxBuckets);
+  const step = NICE_STEPS.find((s) => s >= wanted) ?? Math.ceil(wanted / 86400) * 86400;
+  const stepMs = step * 1000;
+  const origin = Math.floor(first / stepMs) * stepMs;
+  const count = Math.floor((last - origin) / stepMs) + 1;
+  const out = structuredClone(empty);
+  out.stepSeconds = step;
+  for (let i = 0; i < count; i += 1) {
+    out.starts.push(origin + i * stepMs);
+    for (const key of ["sent", "delivered", "read", "failed"]) out.window[key].push(0);
+  }
+  const lastTotals = new Array(count).fill(null);
+  for (const row of rows) {
+    const i = Math.floor((row.t - origin) / stepMs);
+    for (const key of ["sent", "delivered", "read", "failed"]) {
+      out.window[key][i] += Number(row[key]) || 0;
+    }
+    lastTotals[i] = row;
+  }
+  let carry = { total_sent_count: 0, total_delivered_count: 0, total_read_count: 0, total_failed_count: 0 };
+  for (let i = 0; i < count; i += 1) {
+    if (lastTotals[i]) carry = lastTotals[i];
+    for (const key of ["sent", "delivered", "read", "failed"]) {
+      out.cumulative[key].push(Number(carry[`total_${key}_count`]) || 0);
+    }
+  }
+  return out;
+}
+
+// Seconds between two first-seen times, or null when either is missing or out of order.
+function elapsed(from, to) {
+  const a = parseTime(from);
+  const b = parseTime(to);
+  if (a == null || b == null || b < a) return null;
+  return (b - a) / 1000;
+}
+
+export const LATENCY_BUCKETS = [
+  { upTo: 1, label: "< 1 s" },
+  { upTo: 5, label: "1–5 s" },
+  { upTo: 15, label: "5–15 s" },
+  { upTo: 60, label: "15–60 s" },
+  { upTo: 300, label: "1–5 min" },
+  { upTo: 900, label: "5–15 min" },
+  { upTo: 3600, label: "15–60 min" },
+  { upTo: 21600, label: "1–6 h" },
+  { upTo: 86400, label: "6–24 h" },
+  { upTo: Infinity, label: "> 1 day" },
+];
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return null;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[index];
+}
+
+function histogram(values) {
+  const counts = LATENCY_BUCKETS.map(() => 0);
+  for (const v of values) counts[LATENCY_BUCKETS.findIndex((b) => v < b.upTo)] += 1;
+  const sorted = [...values].sort((a, b) => a - b);
+  return { counts, n: values.length, median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9) };
+}
+
+// Time to deliver and time to read, both measured from the moment the message left the sender
+// (dispatched, or else first seen as sent), so the two distributions share one axis.
+export function latencyDistributions(recipients) {
+  const deliver = [];
+  const read = [];
+  for (const r of recipients) {
+    const origin = r.dispatched_at || r.sent_at;
+    const d = elapsed(origin, r.delivered_at);
+    if (d != null) deliver.push(d);
+    const rd = elapsed(origin, r.read_at);
+    if (rd != null) read.push(rd);
+  }
+  return { labels: LATENCY_BUCKETS.map((b) => b.label), deliver: histogram(deliver), read: histogram(read) };
+}
+
+// Failed messages grouped by provider error code and title, most frequent first.
+export function failureBreakdown(recipients) {
+  const groups = new Map();
+  for (const r of recipients) {
+    if (r.status !== "failed") continue;
+    const code = r.error_code || "";
+    const title = r.error_title || "";
+    const key = `${code}\u0000${title}`;
+    const group = groups.get(key) ?? { code, title, count: 0 };
+    group.count += 1;
+    groups.set(key, group);
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+}

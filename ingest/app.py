@@ -1,0 +1,62 @@
+"""The ingest service: ``create_app(settings)`` builds the aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ingest import handlers
+from ingest.batcher import Batcher
+from ingest.handlers import INGEST, Ingest
+from ingest.metrics import Metrics
+from ingest.openapi import openapi_document
+from ingest.producer import KafkaProducer, producer_config
+from streams.settings import Settings
+from streams.topics import Topics
+
+SETTINGS = web.AppKey("settings", Settings)
+OPENAPI = web.AppKey("openapi", dict)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[handlers.refusals])
+    app[SETTINGS] = settings
+    app[OPENAPI] = openapi_document()
+    app.cleanup_ctx.append(_kafka)
+    app.router.add_post("/v1/events", handlers.post_events)
+    app.router.add_post("/v1/dispatches", handlers.post_dispatches)
+    app.router.add_post("/v1/campaigns", handlers.post_campaigns)
+    for path, handler in handlers.WEBHOOK_ROUTES.items():
+        app.router.add_post(path, handler)
+    app.router.add_get("/webhooks/meta", handlers.meta_verify)
+    app.router.add_get("/healthz", handlers.healthz)
+    app.router.add_get("/readyz", handlers.readyz)
+    app.router.add_get("/metrics", handlers.metrics)
+    app.router.add_get("/openapi.json", _openapi)
+    return app
+
+
+async def _kafka(app: web.Application) -> AsyncIterator[None]:
+    """The producer (and the batcher on top of it) lives as long as the app; on shutdown what
+    is queued is delivered before the process exits.
+    """
+    settings = app[SETTINGS]
+    timeout = settings.produce_timeout_seconds
+    producer = KafkaProducer(producer_config(settings.kafka_bootstrap, timeout))
+    metrics = Metrics()
+    topics = Topics.from_settings(settings)
+    batcher = Batcher(
+        producer,
+        topics.ack_events,
+        settings.topic_partitions,
+        timeout,
+        observe=metrics.produce_seconds.observe,
+    )
+    app[INGEST] = Ingest(settings, topics, producer, batcher, metrics)
+    yield
+    await producer.close(timeout)
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])

@@ -1,0 +1,58 @@
+"""Prometheus metrics of one ingest process, in a registry of its own (tests build many apps)."""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from streams.events import AckEvent, MessageEvent
+
+MAX_LABEL_PAIRS = 200
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.accepted = Counter(
+            "tickstream_ingest_events_accepted_total",
+            "Events acknowledged by Kafka, by provider and status (dispatches: status=dispatch)",
+            ["provider", "status"],
+            registry=self.registry,
+        )
+        self.campaigns = Counter(
+            "tickstream_ingest_campaigns_accepted_total",
+            "Campaign registrations acknowledged by Kafka",
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "tickstream_ingest_rejections_total",
+            "Requests refused, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._accepted: dict[tuple[str, str], Any] = {}
+        self.produce_seconds = Histogram(
+            "tickstream_ingest_produce_seconds",
+            "From handing a request's events to the producer until Kafka acknowledged them all",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def count_accepted(self, events: Iterable[MessageEvent]) -> None:
+        """One counter update per (provider, status), not per event: bulk requests are big."""
+        tally = Tally(
+            (e.provider, e.status) if isinstance(e, AckEvent) else ("api", "dispatch")
+            for e in events
+        )
+        for labels, count in tally.items():
+            child = self._accepted.get(labels)
+            if child is None:  # .labels() costs more than the increment; keep the children
+                if len(self._accepted) >= MAX_LABEL_PAIRS:
+                    # `provider` of /v1/events is the sender's free text: bound the series
+                    labels = ("other", labels[1])
+                child = self._accepted.setdefault(labels, self.accepted.labels(*labels))
+            child.inc(count)
