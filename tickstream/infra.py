@@ -93,7 +93,7 @@ class KafkaBroker:
 
     def start(self, timeout: float = 60.0) -> float:
         """Start the broker, wait until it answers metadata requests; return the seconds it took."""
-        java = _require("java", "install Java 17 (apt-get install openjdk-17-jre-headless)")
+        _require("java", "install Java 17 (apt-get install openjdk-17-jre-headless)")
         if not any(KAFKA_LIBS.glob("kafka_2.13-*.jar")):
             raise InfraError(
                 f"Kafka broker jars missing in {KAFKA_LIBS}: run `make kafka-jars` "
@@ -139,44 +139,53 @@ class KafkaBroker:
             "log4j.logger.kafka=INFO\n"
             "log4j.logger.org.apache.kafka=WARN\n"
         )
-        classpath = f"{KAFKA_LIBS}/*"
-        jvm = [java, "-Xmx768m", "-Xms256m", "-XX:+UseG1GC", "-cp", classpath]
-        jvm.append(f"-Dlog4j.configuration=file:{log4j}")
         if not (data / "meta.properties").exists():
-            cluster_id = _cluster_id()
             subprocess.run(
-                [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+                [
+                    *self._jvm(),
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    _cluster_id(),
+                    "-c",
+                    str(props),
+                ],
                 check=True,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
         self.port_file.write_text(str(port))
-        with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(
-                [*jvm, "kafka.Kafka", str(props)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.pid_file.write_text(str(proc.pid))
-        self._wait_ready(proc, timeout)
+        self._launch(timeout)
         return time.monotonic() - started
 
     def restart(self, timeout: float = 60.0) -> float:
         """Start a stopped broker again on the same ports and data (``server.properties`` is
         kept), so that clients holding its address reconnect: for outage tests.
         """
-        props = self.directory / "server.properties"
-        if not props.exists():
+        if not (self.directory / "server.properties").exists():
             raise InfraError(f"no broker to restart in {self.directory}: call start()")
-        java = _require("java", "install Java 17 (apt-get install openjdk-17-jre-headless)")
         started = time.monotonic()
+        self._launch(timeout)
+        return time.monotonic() - started
+
+    def _jvm(self) -> list[str]:
+        java = _require("java", "install Java 17 (apt-get install openjdk-17-jre-headless)")
         log4j = self.directory / "log4j.properties"
-        jvm = [java, "-Xmx768m", "-Xms256m", "-XX:+UseG1GC", "-cp", f"{KAFKA_LIBS}/*"]
+        return [
+            java,
+            "-Xmx768m",
+            "-Xms256m",
+            "-XX:+UseG1GC",
+            "-cp",
+            f"{KAFKA_LIBS}/*",
+            f"-Dlog4j.configuration=file:{log4j}",
+        ]
+
+    def _launch(self, timeout: float) -> None:
+        """Run the broker of ``server.properties`` in the background and wait until it answers."""
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
-                [*jvm, f"-Dlog4j.configuration=file:{log4j}", "kafka.Kafka", str(props)],
+                [*self._jvm(), "kafka.Kafka", str(self.directory / "server.properties")],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -184,7 +193,6 @@ class KafkaBroker:
             )
         self.pid_file.write_text(str(proc.pid))
         self._wait_ready(proc, timeout)
-        return time.monotonic() - started
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
         from confluent_kafka.admin import AdminClient
