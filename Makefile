@@ -12,8 +12,7 @@ DASHBOARD_VENDOR := gateway/static/vendor/chart.umd.js
 .PHONY: run test lint typecheck pytest deps kafka-jars postgres-server chromium node-deps dashboard clean
 
 run: deps
-	$(VENV)/bin/tickstream infra up
-	$(VENV)/bin/tickstream topics create
+	$(VENV)/bin/tickstream up
 
 test: deps lint typecheck pytest
 

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 _message_decoder = msgspec.json.Decoder(MessageState)
 _campaign_decoder = msgspec.json.Decoder(CampaignState)
 DAY_SECONDS = 86_400.0
+# From this many changelog records on, one prepared Kafka batch is cheaper than appending each.
+PREPARED_BATCH_MIN = 64
 
 
 def _now_ms() -> int:
@@ -87,7 +89,8 @@ def create_worker(settings: Settings) -> faust.App:
         stream_buffer_maxsize=4096,
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
-        producer_linger=0.005,
+        # with one request in flight per broker, a longer linger means fewer, fuller requests
+        producer_linger=0.02,
         producer_max_request_size=16 * 1024 * 1024,
         producer_max_batch_size=1024 * 1024,
         consumer_max_fetch_size=16 * 1024 * 1024,
@@ -99,14 +102,19 @@ def create_worker(settings: Settings) -> faust.App:
     state = WorkerState()
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     ack_topic = app.topic(topics.ack_events, partitions=partitions, **raw)
-    status_topic = app.topic(topics.message_status, partitions=partitions, **raw)
     partial_topic = app.topic(topics.campaign_partials, partitions=partitions, **raw)
     stage2_topic = app.topic(
         topics.campaign_partials, topics.campaign_events, partitions=partitions, **raw
     )
     stats_topic = app.topic(topics.campaign_stats, partitions=partitions, **raw)
     messages_table, campaigns_table = WORKER_TABLES
-    messages = app.Table(messages_table, partitions=partitions, key_type=bytes, value_type=bytes)
+    messages = app.Table(
+        messages_table,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        recovery_buffer_size=10_000,
+    )
     campaigns = app.Table(campaigns_table, partitions=partitions, key_type=bytes, value_type=bytes)
 
     def owned(topic: str) -> set[int]:
@@ -120,30 +128,52 @@ def create_worker(settings: Settings) -> faust.App:
         stored = campaigns.data.get(key)
         return None if stored is None else _campaign_decoder.decode(stored)
 
+    def check_delivery(future: asyncio.Future[Any]) -> None:
+        """A changelog record Kafka refused must not be followed by an offset commit: crash, so
+        the worker restarts from the last commit and writes it again."""
+        if not future.cancelled() and future.exception() is not None:
+            log.error("changelog write failed: %r", future.exception())
+            app.add_future(app.crash(cast(BaseException, future.exception())))
+
+    async def send_raw(topic: str, key: bytes, value: bytes | None, partition: int) -> None:
+        """Append one record to the producer's open batch (Faust's own send path costs several
+        times more per record); Faust's flush before each offset commit covers it."""
+        producer = cast(Any, app.producer)._ensure_producer()  # the aiokafka producer
+        sent = await producer.send(topic, value=value, key=key, partition=partition)
+        sent.add_done_callback(check_delivery)
+
     async def persist(
         table: TableT, partition: int, items: list[tuple[bytes, bytes | None]]
     ) -> None:
         """Set (or, for ``None``, delete) table keys and append them to the table's changelog.
 
         Faust's own ``table[key] = value`` sends one changelog record at a time through its
-        producer buffer, which caps a worker near 5,000 writes/s. The same records go out here as
-        one Kafka batch per call. Faust flushes the producer before it commits source offsets, so
-        the at-least-once guarantee is unchanged: a committed offset implies a durable changelog.
+        producer buffer, which caps a worker near 5,000 writes/s. Here the records go straight to
+        the aiokafka producer: many as one prepared batch, a few appended to the batch being
+        filled (a prepared batch waits for the previous one of its partition to be on the wire, a
+        broker round trip). Faust flushes the producer before it commits source offsets, so the
+        at-least-once guarantee is unchanged: a committed offset implies a durable changelog.
         """
         producer = cast(Any, app.producer)._ensure_producer()  # the aiokafka producer
         topic = table.changelog_topic.get_topic_name()
-        batch = producer.create_batch()
         for key, value in items:
             if value is None:
                 table.data.pop(key, None)
             else:
                 table.data[key] = value
+        if len(items) < PREPARED_BATCH_MIN:
+            for key, value in items:
+                await send_raw(topic, key, value, partition)
+            return
+        batch = producer.create_batch()
+        for key, value in items:
             if batch.append(key=key, value=value, timestamp=None) is None:
-                await producer.send_batch(batch, topic, partition=partition)
+                sent = await producer.send_batch(batch, topic, partition=partition)
+                sent.add_done_callback(check_delivery)
                 batch = producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None)
-        if batch.record_count():
-            await producer.send_batch(batch, topic, partition=partition)
+        sent = await producer.send_batch(batch, topic, partition=partition)
+        sent.add_done_callback(check_delivery)
 
     @app.task
     async def track_output_topics() -> None:
@@ -200,10 +230,11 @@ def create_worker(settings: Settings) -> faust.App:
             await persist(messages, partition, writes)
             metrics.EVENTS.inc(len(batch.events))
             if statuses:
-                await status_topic.send(
-                    key=statuses[0].message_id.encode(),
-                    value=encode(MessageStatusBatch(statuses=statuses)),
-                    partition=partition,
+                await send_raw(
+                    topics.message_status,
+                    statuses[0].message_id.encode(),
+                    encode(MessageStatusBatch(statuses=statuses)),
+                    partition,
                 )
 
     @messages.on_recover
@@ -225,6 +256,8 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(min(0.1, settings.window_seconds / 5))
     async def send_partials() -> None:
+        if app.should_stop:
+            return  # shutting down: the sums are rebuilt and sent again at the next start
         partials = state.aggregates.take_dirty()
         if not partials:
             return
@@ -296,6 +329,8 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.timer(min(0.05, settings.window_seconds / 10))
     async def send_snapshots() -> None:
+        if app.should_stop:
+            return  # shutting down: unsent windows stay in the table and go out at the next start
         now_ms = _now_ms()
         now = datetime.now(UTC)
         due: list[tuple[str, int]] = []

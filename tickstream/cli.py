@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--workspace", required=True)
     token.add_argument("--ttl", type=int, default=30 * 24 * 3600, help="seconds (default 30 days)")
     token.set_defaults(func=cmd_token)
+
+    from tickstream import simulate, up
+    from tickstream.bench import pipeline
+
+    up.add_parser(sub)
+    simulate.add_parser(sub)
+    pipeline.add_parser(sub)
     return parser
 
 

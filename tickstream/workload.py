@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Producer
 
-from streams.events import AckEvent, CampaignRegistration, Dispatch, EventBatch, MessageEvent, encode
+from streams.events import (
+    AckEvent,
+    CampaignRegistration,
+    Dispatch,
+    EventBatch,
+    MessageEvent,
+    encode,
+)
 from streams.partitioning import partition_for
 from streams.status import RANK_OF
 from streams.topics import Topics

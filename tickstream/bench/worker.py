@@ -120,11 +120,16 @@ def sustained_rate(samples: list[tuple[float, float]], total: int) -> float:
 
 
 def measure_rate(
-    bootstrap: str, workdir: Path, events: list[MessageEvent], label: str, window: float
+    bootstrap: str,
+    workdir: Path,
+    events: list[MessageEvent],
+    label: str,
+    window: float,
+    per_record: int = 500,
 ) -> tuple[float, WorkerProcess, Topics]:
     topics = Topics(prefix=f"bench{uuid.uuid4().hex[:6]}-", partitions=8)
     create_topics(bootstrap, topics.all())
-    produce_events(bootstrap, topics, events, batch_size=500)
+    produce_events(bootstrap, topics, events, batch_size=per_record)
     worker = WorkerProcess(bootstrap, topics, workdir, window)
     samples = worker.wait_events(len(events), timeout=1800)
     rate = sustained_rate(samples, len(events))
@@ -191,6 +196,15 @@ def main() -> int:
             uniform_events(small // 1000, 1000, "small"),
             "campaigns of 1,000 recipients",
             1.0,
+        )
+        worker.stop()
+        _, worker, _ = measure_rate(
+            bootstrap,
+            workdir,
+            uniform_events(small // 1000, 1000, "few"),
+            "campaigns of 1,000 recipients, 8 events per record (single webhooks)",
+            1.0,
+            per_record=8,
         )
         worker.stop()
         big_rate, worker, topics = measure_rate(

@@ -1,0 +1,137 @@
+"""How the sink folds many records into one row per key, in Python and in SQL. Pure, no I/O.
+
+A batch may hold several records for the same row, and ``INSERT … ON CONFLICT`` cannot touch one
+row twice in a statement, so a batch is first reduced here to one row per key. The database then
+merges that row into what it already holds with the SAME rules (see :mod:`sink.store`), so the
+table ends up as if every record had been merged one by one, in any order, any number of times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import msgspec
+
+from streams.events import MessageStatus, Snapshot
+from streams.status import NAME_OF_RANK, effective_status
+
+# A missing time sorts after every real one, as PostgreSQL's 'infinity' does.
+NEVER = datetime.max.replace(tzinfo=UTC)
+RANKS = range(len(NAME_OF_RANK))
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def _failure(status: MessageStatus) -> tuple[datetime, str, str]:
+    return (status.failed_at or NEVER, status.error_code, status.error_title)
+
+
+def _error_of(a: MessageStatus, b: MessageStatus) -> tuple[str, str]:
+    """The error of the earliest failure report; equal times keep the larger (code, title).
+
+    This is the worker's own rule (``streams.message_state``), so the error stays the one that
+    belongs to ``failed_at`` and the choice never depends on arrival order.
+    """
+    a_at, a_code, a_title = _failure(a)
+    b_at, b_code, b_title = _failure(b)
+    if (b_at, a_code, a_title) < (a_at, b_code, b_title):
+        return b_code, b_title
+    return a_code, a_title
+
+
+def merge_participants(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Per participant, the highest rank either side saw."""
+    if not b:
+        return a
+    if not a:
+        return b
+    merged = dict(a)
+    for participant, rank in b.items():
+        merged[participant] = max(merged.get(participant, rank), rank)
+    return merged
+
+
+def merge_status(a: MessageStatus, b: MessageStatus) -> MessageStatus:
+    """Both records of one message joined: nothing known by either is lowered or forgotten.
+
+    Commutative, associative and idempotent for records of one campaign (the message's campaign
+    and workspace are those of ``a``: a message never moves to another campaign).
+    """
+    max_rank = max(a.max_rank, b.max_rank)
+    failed = a.failed or b.failed
+    error_code, error_title = _error_of(a, b)
+    return msgspec.structs.replace(
+        a,
+        recipient=max(a.recipient, b.recipient),
+        status=effective_status(max_rank, failed),
+        max_rank=max_rank,
+        failed=failed,
+        updated_at=max(a.updated_at, b.updated_at),
+        dispatched_at=_earliest(a.dispatched_at, b.dispatched_at),
+        sent_at=_earliest(a.sent_at, b.sent_at),
+        delivered_at=_earliest(a.delivered_at, b.delivered_at),
+        read_at=_earliest(a.read_at, b.read_at),
+        played_at=_earliest(a.played_at, b.played_at),
+        failed_at=_earliest(a.failed_at, b.failed_at),
+        error_code=error_code,
+        error_title=error_title,
+        participants=merge_participants(a.participants, b.participants),
+    )
+
+
+def merge_statuses(statuses: Iterable[MessageStatus]) -> list[MessageStatus]:
+    """One merged row per message id, ordered by id (a fixed lock order for concurrent sinks)."""
+    merged: dict[str, MessageStatus] = {}
+    for status in statuses:
+        known = merged.get(status.message_id)
+        merged[status.message_id] = status if known is None else merge_status(known, status)
+    return [_with_effective_status(row) for _, row in sorted(merged.items())]
+
+
+def _with_effective_status(row: MessageStatus) -> MessageStatus:
+    """The status column is always recomputed, whatever the record claimed."""
+    status = effective_status(row.max_rank, row.failed)
+    return row if row.status == status else msgspec.structs.replace(row, status=status)
+
+
+def latest_snapshots(snapshots: Iterable[Snapshot]) -> list[Snapshot]:
+    """Per campaign, the snapshot with the highest ``seq`` (an older one never wins)."""
+    latest: dict[str, Snapshot] = {}
+    for snapshot in snapshots:
+        known = latest.get(snapshot.campaign_id)
+        if known is None or snapshot.seq >= known.seq:
+            latest[snapshot.campaign_id] = snapshot
+    return [latest[key] for key in sorted(latest)]
+
+
+def latest_windows(snapshots: Iterable[Snapshot]) -> list[Snapshot]:
+    """Per campaign and window start, the snapshot with the highest ``seq``."""
+    latest: dict[tuple[str, datetime], Snapshot] = {}
+    for snapshot in snapshots:
+        key = (snapshot.campaign_id, snapshot.window.start)
+        known = latest.get(key)
+        if known is None or snapshot.seq >= known.seq:
+            latest[key] = snapshot
+    return [latest[key] for key in sorted(latest)]
+
+
+def effective_status_sql(rank: str, failed: str) -> str:
+    """A SQL ``CASE`` giving :func:`streams.status.effective_status` of two SQL expressions.
+
+    Generated by evaluating the Python function on its whole domain, so the database cannot
+    disagree with it (a test evaluates both). A rank outside the domain yields NULL, which the
+    NOT NULL column refuses.
+    """
+    arms = " ".join(
+        f"WHEN {rank} = {r} AND {'' if f else 'NOT '}{failed} THEN '{effective_status(r, f)}'"
+        for r in RANKS
+        for f in (False, True)
+    )
+    return f"CASE {arms} END"

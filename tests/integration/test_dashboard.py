@@ -1,0 +1,521 @@
+"""The live dashboard in Debian's Chromium, against the whole real pipeline.
+
+Events go in through ingest's HTTP API, the worker counts them, the sink writes PostgreSQL and the
+gateway serves the page, its REST API and its WebSocket — every one a real process on a real
+Kafka broker and a real PostgreSQL database. The browser then has to show what PostgreSQL holds,
+follow new events without a reload, go offline when the gateway stops and come back in sync when
+it returns, filter and page the recipients and download the CSV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from subprocess import Popen
+from typing import Any
+
+import aiohttp
+import aiohttp.web
+import pytest
+import sqlalchemy as sa
+from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gateway.auth import issue_token
+from sink.migrate import upgrade
+from sink.models import campaign_stats, message_status
+from streams.topics import Topics
+from tests.integration.pipeline import service_env, start_service, stop
+from tickstream.infra import free_port
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+INGEST_TOKEN = "dashboard-ingest-token"
+TOKEN_SECRET = "dashboard-token-secret"
+RECIPIENTS = 40
+# Generous bounds for a loaded 2-core machine; the live latency itself is printed, not asserted.
+WAIT_MS = 30_000
+PIPELINE_TIMEOUT = 120.0
+
+COUNTER_COLUMNS = {
+    "total": "total_message_count",
+    "sent": "total_sent_count",
+    "delivered": "total_delivered_count",
+    "read": "total_read_count",
+    "failed": "total_failed_count",
+    "pending": "pending_count",
+}
+RATE_COLUMNS = {"delivery": "delivery_rate", "read": "read_rate", "success": "success_rate"}
+
+
+@dataclass
+class Pipeline:
+    """ingest, worker, sink and gateway as processes; the gateway can be stopped and restarted."""
+
+    env: dict[str, str]
+    logs: Path
+    ingest_url: str
+    gateway_url: str
+    processes: dict[str, Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, package: str) -> None:
+        self.processes[package] = start_service(package, self.env, self.logs / f"{package}.log")
+
+    def stop(self, package: str) -> None:
+        stop(self.processes.pop(package))
+
+    def stop_all(self) -> None:
+        for package in list(self.processes):
+            self.stop(package)
+
+
+async def wait_http(session: aiohttp.ClientSession, url: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            async with session.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer 200 within {within} s")
+        await asyncio.sleep(0.2)
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, within: float) -> Any:
+    """Poll ``check`` until it returns something truthy (a database read, not a timing claim)."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.3)
+
+
+@pytest.fixture
+async def pipeline(
+    kafka_bootstrap: str, database_url: str, topics: Topics, tmp_path: Path
+) -> AsyncIterator[Pipeline]:
+    upgrade(database_url)
+    ingest_port, gateway_port = free_port(), free_port()
+    env = service_env(
+        kafka_bootstrap,
+        topics,
+        DATABASE_URL=database_url,
+        INGEST_PORT=str(ingest_port),
+        GATEWAY_PORT=str(gateway_port),
+        SINK_PORT=str(free_port()),
+        INGEST_API_TOKEN=INGEST_TOKEN,
+        TOKEN_SECRET=TOKEN_SECRET,
+        WORKER_DATA_DIR=str(tmp_path / "worker"),
+        LOG_LEVEL="INFO",
+    )
+    running = Pipeline(
+        env, tmp_path, f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{gateway_port}"
+    )
+    try:
+        for package in ("streams", "sink", "ingest", "gateway"):
+            running.start(package)
+        async with aiohttp.ClientSession() as session:
+            await wait_http(session, f"{running.ingest_url}/healthz")
+            await wait_http(session, f"{running.gateway_url}/healthz")
+        yield running
+    finally:
+        running.stop_all()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+class Sender:
+    """A WhatsApp sender talking to ingest's canonical API."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url
+
+    async def post(self, path: str, body: Any) -> None:
+        headers = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+        async with self.session.post(f"{self.url}{path}", json=body, headers=headers) as response:
+            assert response.status < 300, f"{path}: {response.status} {await response.text()}"
+
+    async def statuses(self, status: str, messages: range, **extra: str) -> None:
+        events = [{"message_id": f"m{i:03}", "status": status, **extra} for i in messages]
+        await self.post("/v1/events", events)
+
+
+async def stats_row(engine: AsyncEngine, campaign: str) -> dict[str, Any] | None:
+    async with engine.connect() as conn:
+        query = sa.select(campaign_stats).where(campaign_stats.c.campaign_id == campaign)
+        row = (await conn.execute(query)).mappings().first()
+    return dict(row) if row else None
+
+
+async def stats_where(engine: AsyncEngine, campaign: str, **want: int) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        row = await stats_row(engine, campaign)
+        return row if row and all(row[k] == v for k, v in want.items()) else None
+
+    result: dict[str, Any] = await until(check, f"campaign_stats {want}", PIPELINE_TIMEOUT)
+    return result
+
+
+async def status_counts(engine: AsyncEngine, campaign: str) -> dict[str, int]:
+    async with engine.connect() as conn:
+        query = (
+            sa.select(message_status.c.status, sa.func.count())
+            .where(message_status.c.campaign_id == campaign)
+            .group_by(message_status.c.status)
+        )
+        return {status: n for status, n in (await conn.execute(query)).all()}
+
+
+def digits(text: str | None) -> int:
+    return int(re.sub(r"\D", "", text or "") or "-1")
+
+
+async def counter(page: Page, key: str) -> int:
+    return digits(await page.text_content(f"#count-{key}"))
+
+
+async def expect_counter(page: Page, key: str, value: int) -> None:
+    await page.wait_for_function(
+        "([key, value]) => document.querySelector(`#count-${key}`)"
+        "?.textContent.replace(/\\D/g, '') === String(value)",
+        arg=[key, value],
+        timeout=WAIT_MS,
+    )
+
+
+async def shows_database(page: Page, row: dict[str, Any]) -> None:
+    """Every counter and rate on the page equals PostgreSQL's row."""
+    for key, column in COUNTER_COLUMNS.items():
+        assert await counter(page, key) == row[column], key
+    for key, column in RATE_COLUMNS.items():
+        text = await page.text_content(f"#rate-{key}") or ""
+        assert float(text.replace("%", "").replace(",", "")) == pytest.approx(row[column]), key
+
+
+async def table_statuses(page: Page) -> list[str]:
+    return await page.eval_on_selector_all(
+        "#recipients tbody tr[data-status]", "rows => rows.map(r => r.dataset.status)"
+    )
+
+
+async def register_campaign(sender: Sender, campaign: str, workspace: str) -> None:
+    """The campaign, its 40 messages and their first acks, as a sender posts them."""
+    dispatched = datetime.now(UTC) - timedelta(seconds=30)
+    registration = {
+        "campaign_id": campaign,
+        "workspace_id": workspace,
+        "name": "Spring sale reminder",
+        "total_recipients": RECIPIENTS,
+        "uuid": f"uuid-{campaign}",
+    }
+    await sender.post("/v1/campaigns", registration)
+    dispatches = [
+        {
+            "message_id": f"m{i:03}",
+            "campaign_id": campaign,
+            "workspace_id": workspace,
+            "recipient": f"+55119{i:07}",
+            "dispatched_at": (dispatched + timedelta(seconds=i / 4)).isoformat(),
+        }
+        for i in range(RECIPIENTS)
+    ]
+    await sender.post("/v1/dispatches", dispatches)
+    # 0-29 sent, 0-19 delivered, 0-9 read, 30-34 failed (two errors), 35-39 pending
+    await sender.statuses("sent", range(30))
+    await sender.statuses("delivered", range(20))
+    await sender.statuses("read", range(10))
+    undeliverable = {"error_code": "131026", "error_title": "Message undeliverable"}
+    await sender.statuses("failed", range(30, 33), **undeliverable)
+    reengagement = {"error_code": "131047", "error_title": "Re-engagement message"}
+    await sender.statuses("failed", range(33, 35), **reengagement)
+
+
+async def check_panels(page: Page) -> None:
+    """Failures by error code and title; latency figures from the first-seen times."""
+    failures = await page.text_content("#failures") or ""
+    assert "131026" in failures and "Message undeliverable" in failures
+    assert "131047" in failures and "Re-engagement message" in failures
+    await page.wait_for_function(
+        "document.querySelector('#latency-stats dd')?.textContent !== '–'", timeout=WAIT_MS
+    )
+
+
+async def rows_become(page: Page, n: int) -> None:
+    await page.wait_for_function(
+        "n => document.querySelectorAll('#recipients tbody tr[data-status]').length === n",
+        arg=n,
+        timeout=WAIT_MS,
+    )
+
+
+async def check_recipients(page: Page) -> None:
+    """The status filter shows exactly the failed rows; paging walks 25 + 15 rows."""
+    await rows_become(page, RECIPIENTS)
+    await page.check('#status-filter input[value="failed"]')
+    await rows_become(page, 5)
+    assert await table_statuses(page) == ["failed"] * 5
+    assert "131026" in (await page.text_content("#recipients tbody") or "")
+    await page.check('#status-filter input[value=""]')
+    await rows_become(page, RECIPIENTS)
+    await page.select_option(".view-campaign select", "25")
+    await rows_become(page, 25)
+    await page.click("#page-next")
+    await rows_become(page, 15)
+    assert await page.is_disabled("#page-next")
+    await page.click("#page-prev")
+    await rows_become(page, 25)
+
+
+async def check_csv(page: Page, engine: AsyncEngine, campaign: str) -> None:
+    """The export link downloads every recipient with the statuses the database has."""
+    async with page.expect_download() as download_info:
+        await page.click("#csv-link")
+    download = await download_info.value
+    text = await asyncio.to_thread(Path(await download.path()).read_text)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == RECIPIENTS
+    by_status: dict[str, int] = {}
+    for r in rows:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+    assert by_status == await status_counts(engine, campaign)
+
+
+async def open_with_keyboard(page: Page, campaign: str) -> None:
+    """From the list, Tab reaches the campaign's card and Enter opens it."""
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(
+            "document.activeElement.closest('li[data-campaign-id]')?.dataset.campaignId ?? ''"
+        )
+        if focused == campaign:
+            break
+    else:
+        raise AssertionError("Tab never reached the campaign card")
+    await page.keyboard.press("Enter")
+    await page.wait_for_selector("#count-pending", timeout=WAIT_MS)
+
+
+async def test_dashboard_follows_the_pipeline(
+    pipeline: Pipeline, engine: AsyncEngine, browser: Browser, unique: str
+) -> None:
+    campaign, workspace = f"c{unique}", f"w{unique}"
+    async with aiohttp.ClientSession() as session:
+        sender = Sender(session, pipeline.ingest_url)
+        await register_campaign(sender, campaign, workspace)
+        row = await stats_where(
+            engine, campaign, total_sent_count=30, total_delivered_count=20, pending_count=5
+        )
+        await until(
+            lambda: _status_counts_are(engine, campaign, read=10, failed=5, pending=5),
+            "message_status rows",
+            PIPELINE_TIMEOUT,
+        )
+
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True
+        )
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        token = issue_token(TOKEN_SECRET, workspace, 3600)
+        await page.goto(f"{pipeline.gateway_url}/?token={token}#/campaigns/{campaign}")
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT_MS)
+        await expect_counter(page, "sent", 30)
+        assert "token=" not in page.url  # taken out of the address bar
+        await shows_database(page, row)
+        assert await page.text_content("#campaign-title") == "Spring sale reminder"
+        assert await page.text_content("#campaign-phase") == "Sending"
+        await check_panels(page)
+        await check_recipients(page)
+        await check_csv(page, engine, campaign)
+
+        # new events change the numbers without a reload
+        await page.evaluate("window.sameDocument = true")
+        await sender.statuses("delivered", range(20, 30))
+        posted = time.monotonic()
+        await expect_counter(page, "delivered", 30)
+        print(f"\nlive update: events posted → page changed in {time.monotonic() - posted:.2f} s")
+        row = await stats_where(engine, campaign, total_delivered_count=30)
+        await shows_database(page, row)
+        assert await page.evaluate("window.sameDocument === true")
+
+        # the gateway stops: offline; events meanwhile; it restarts: back in sync, no reload
+        pipeline.stop("gateway")
+        await page.wait_for_selector('#conn[data-state="offline"]', timeout=WAIT_MS)
+        await sender.statuses("sent", range(35, 40))
+        await sender.statuses("read", range(10, 15))
+        row = await stats_where(engine, campaign, pending_count=0, total_read_count=15)
+        pipeline.start("gateway")
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT_MS * 2)
+        await expect_counter(page, "pending", 0)
+        await expect_counter(page, "read", 15)
+        await shows_database(page, row)
+        assert await page.evaluate("window.sameDocument === true")
+        assert await page.text_content("#campaign-phase") == "Completed"
+        toast = page.locator(".toast-success")
+        await toast.wait_for(timeout=WAIT_MS)
+        assert "completed" in (await toast.text_content() or "")
+        assert await page.is_hidden("text=Notify me when done")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-campaign.png"), full_page=True)
+
+        # the campaign list shows it finished and live; the keyboard alone opens it
+        await page.goto(f"{pipeline.gateway_url}/#/")
+        card = page.locator(f'li[data-campaign-id="{campaign}"]')
+        await card.wait_for(timeout=WAIT_MS)
+        card_text = await card.text_content() or ""
+        assert "Completed" in card_text and "100%" in card_text
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-list.png"))
+        # the card follows the workspace channel live
+        await sender.statuses("read", range(15, 20))
+        await page.wait_for_function(
+            "sel => document.querySelector(sel)?.textContent === '20'",
+            arg=f'li[data-campaign-id="{campaign}"] .mini-read strong',
+            timeout=WAIT_MS,
+        )
+        assert await page.evaluate("window.sameDocument === true")
+        await open_with_keyboard(page, campaign)
+        await expect_counter(page, "read", 20)
+
+        # a phone-sized screen: the campaign page reads with no sideways scrolling
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await expect_counter(page, "pending", 0)
+        # (the charts follow a resize on the next animation frames)
+        await page.wait_for_function(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth",
+            timeout=WAIT_MS,
+        )
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-campaign-phone.png"), full_page=True)
+        await context.close()
+    assert errors == []
+
+
+async def _status_counts_are(engine: AsyncEngine, campaign: str, **want: int) -> bool:
+    counts = await status_counts(engine, campaign)
+    return all(counts.get(status, 0) == n for status, n in want.items())
+
+
+# ------------------------------------------------------------------ the page's pure helpers
+
+STATIC = Path(__file__).resolve().parents[2] / "gateway" / "static"
+
+# Runs in the page: the helpers of gateway/static/js/format.js on plain data.
+HELPERS_JS = """async () => {
+  const f = await import('/static/js/format.js');
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  const at = (s) => new Date(t0 + s * 1000).toISOString();
+  const point = (s, sent, total) => ({
+    start: at(s), end: at(s + 1), sent, delivered: 0, read: 0, failed: 0,
+    total_sent_count: total, total_delivered_count: 0, total_read_count: 0, total_failed_count: 0,
+  });
+  const gaps = f.bucketSeries([point(5, 3, 5), point(0, 2, 2)]);
+  const long = f.bucketSeries(Array.from({ length: 1000 }, (_, i) => point(i, 1, i + 1)), 90);
+  const latency = f.latencyDistributions([
+    { dispatched_at: at(0), delivered_at: at(0.5), read_at: at(30) },
+    { dispatched_at: at(0), sent_at: at(1), delivered_at: at(3) },
+    { sent_at: at(0), delivered_at: at(7200) },
+    { dispatched_at: at(10), delivered_at: at(5) },
+    { dispatched_at: at(0) },
+  ]);
+  const failures = f.failureBreakdown([
+    { status: 'failed', error_code: '131026', error_title: 'Undeliverable' },
+    { status: 'delivered', error_code: '131026', error_title: 'Undeliverable' },
+    { status: 'failed', error_code: '470', error_title: 'Outside window' },
+    { status: 'failed', error_code: '131026', error_title: 'Undeliverable' },
+  ]);
+  const stats = (pending, total) => ({
+    total_message_count: total, total_sent_count: 6, total_delivered_count: 4,
+    total_read_count: 2, total_failed_count: 4 - pending, pending_count: pending,
+  });
+  return {
+    gaps: { step: gaps.stepSeconds, sent: gaps.window.sent, cumulative: gaps.cumulative.sent },
+    long: {
+      step: long.stepSeconds,
+      buckets: long.starts.length,
+      first: long.window.sent[0],
+      sum: long.window.sent.reduce((a, b) => a + b, 0),
+      last: long.cumulative.sent.at(-1),
+    },
+    deliver: latency.deliver,
+    read: latency.read,
+    labels: latency.labels,
+    failures,
+    icons: ['sent', 'delivered', 'read', 'failed'].map(
+      (s) => `${f.statusMeta(s).icon} ${f.statusMeta(s).label}`,
+    ),
+    done: [[0, 10], [1, 10], [0, 0]].map(([p, t]) => f.progress(stats(p, t)).done),
+  };
+}"""
+
+
+@pytest.fixture
+async def static_site() -> AsyncIterator[str]:
+    """The page's own files over HTTP (browsers import ES modules only from a server)."""
+    app = aiohttp.web.Application()
+    app.router.add_static("/static", STATIC)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_dashboard_helpers(static_site: str, browser: Browser) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{static_site}/static/index.html")
+    got = await page.evaluate(HELPERS_JS)
+    # idle windows are filled with zeros, cumulative totals carried forward
+    assert got["gaps"] == {"step": 1, "sent": [2, 0, 0, 0, 0, 3], "cumulative": [2, 2, 2, 2, 2, 5]}
+    # 1000 one-second windows fold into 15 s buckets (at most 90), losing no count
+    assert got["long"] == {"step": 15, "buckets": 67, "first": 15, "sum": 1000, "last": 1000}
+    # from dispatch (else sent); a delivery "before" its dispatch is left out
+    assert got["deliver"]["n"] == 3
+    assert got["deliver"]["median"] == 3
+    assert got["deliver"]["counts"][got["labels"].index("< 1 s")] == 1
+    assert got["deliver"]["counts"][got["labels"].index("1–5 s")] == 1
+    assert got["deliver"]["counts"][got["labels"].index("1–6 h")] == 1
+    assert got["read"]["n"] == 1
+    assert got["read"]["counts"][got["labels"].index("15–60 s")] == 1
+    assert got["failures"] == [
+        {"code": "131026", "title": "Undeliverable", "count": 2},
+        {"code": "470", "title": "Outside window", "count": 1},
+    ]
+    assert got["icons"] == ["✓ sent", "✓✓ delivered", "✓✓ read", "✗ failed"]
+    assert got["done"] == [True, False, False]
+    await page.close()

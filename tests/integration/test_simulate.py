@@ -1,0 +1,78 @@
+"""The simulator against the four real services on the test broker and database (the "your own
+infrastructure" path): every provider format is accepted, the gateway ends with the oracle's
+totals, and a sender with a wrong secret is refused and counts for nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.auth import issue_token
+from sink.migrate import upgrade
+from streams.settings import Settings
+from tickstream.devenv import DEV_SECRETS
+from tickstream.infra import free_port
+from tickstream.simulate import PROVIDERS, Shape, make_plan, send_plan, verify
+from tickstream.up import Stack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def running(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """The four services as ``tickstream up`` starts them, on free ports."""
+    secrets = {name: f"{name.lower()}-test" for name in DEV_SECRETS}
+    ingest_port = free_port()
+    env = {
+        **os.environ,
+        **secrets,
+        "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "DATABASE_URL": settings.database_url,
+        "TOPIC_PREFIX": settings.topic_prefix,
+        "TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "INGEST_PORT": str(ingest_port),
+        "GATEWAY_PORT": str(free_port()),
+        "SINK_PORT": str(free_port()),
+        "WORKER_PORT": str(free_port()),
+        "WORKER_DATA_DIR": str(tmp_path / "worker"),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ingest_port}",
+        "WINDOW_SECONDS": "0.5",
+        "LOG_LEVEL": "WARNING",
+    }
+    upgrade(settings.database_url)  # before any service, as `tickstream up` does
+    stack = Stack.services(env, tmp_path / "logs")
+    stack.start()
+    try:
+        stack.wait_healthy(180)
+        yield Settings.from_env(env)
+    finally:
+        stack.stop()
+
+
+async def test_simulated_campaigns_end_with_the_oracles_totals(running: Settings) -> None:
+    shape = Shape(campaigns=3, recipients=200, duration=3, delay_scale=0.1, seed=21)
+    plan = make_plan(shape, "ws-sim", "it", datetime.now(UTC))
+    assert set(PROVIDERS) <= {post.kind for post in plan.posts}
+    report = await send_plan(plan, running)
+    assert report.refused == []
+    assert report.sent_posts == len(plan.posts)
+    token = issue_token(running.token_secret, "ws-sim", ttl_seconds=600)
+    left = await verify(running, token, plan.expected(), within=120)
+    assert left == {}, f"gateway differs from the oracle: {left} vs {plan.expected()}"
+
+
+async def test_a_sender_with_a_wrong_secret_is_refused(running: Settings) -> None:
+    plan = make_plan(
+        Shape(campaigns=1, recipients=40, duration=1, delay_scale=0.05), "w", "x", datetime.now(UTC)
+    )
+    forged = dataclasses.replace(running, meta_app_secret="not-the-secret")
+    report = await send_plan(plan, forged)
+    meta_posts = [post for post in plan.posts if post.kind == "meta"]
+    assert meta_posts
+    assert len(report.refused) == len(meta_posts)
+    assert all(refusal.startswith("meta 401") for refusal in report.refused)
