@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from streams.events import CampaignPartial, Counters
 from streams.message_state import Contribution, MessageState, contribution
+from streams.retention import Retired
 
 
 class PartitionAggregates:
@@ -36,9 +37,23 @@ class PartitionAggregates:
             self._dirty.add((partition, after.campaign_id))
         return old, new
 
-    def rebuild(self, partition: int, states: Iterable[MessageState]) -> None:
-        """Recompute a partition's sums from its messages; every campaign in it is sent again."""
+    def rebuild(
+        self, partition: int, states: Iterable[MessageState], retired: Iterable[Retired] = ()
+    ) -> None:
+        """Recompute a partition's sums from its messages and the counters of those dropped after
+        the retention period; every campaign in it is sent again."""
         sums: dict[str, list[int]] = {}
+        for entry in retired:
+            c = entry.counters
+            sums[entry.campaign_id] = [
+                c.dispatched,
+                c.sent,
+                c.delivered,
+                c.read,
+                c.played,
+                c.failed,
+            ]
+            self._workspaces.setdefault(entry.campaign_id, entry.workspace_id)
         for state in states:
             if not state.campaign_id:
                 continue

@@ -47,6 +47,7 @@ from streams.events import (
 )
 from streams.message_state import EMPTY, MessageState, join, status_record
 from streams.partitioning import partition_for
+from streams.retention import Retired, is_retired_key, sweep
 from streams.settings import Settings
 from streams.topics import WORKER_TABLES, Topics
 
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 _message_decoder = msgspec.json.Decoder(MessageState)
 _campaign_decoder = msgspec.json.Decoder(CampaignState)
+_retired_decoder = msgspec.json.Decoder(Retired)
 DAY_SECONDS = 86_400.0
 # From this many changelog records on, one prepared Kafka batch is cheaper than appending each.
 PREPARED_BATCH_MIN = 64
@@ -68,6 +70,8 @@ class WorkerState:
     """In-memory companions of the tables: derived, rebuilt after every recovery."""
 
     aggregates: PartitionAggregates = field(default_factory=PartitionAggregates)
+    # stage-1 partition → campaign → counters of its messages dropped after the retention period
+    retired: dict[int, dict[str, Retired]] = field(default_factory=dict)
     # campaigns (stage 2) with windows whose snapshot is not written yet
     open_campaigns: set[str] = field(default_factory=set)
 
@@ -143,7 +147,11 @@ def create_worker(settings: Settings) -> faust.App:
         sent.add_done_callback(check_delivery)
 
     async def persist(
-        table: TableT, partition: int, items: list[tuple[bytes, bytes | None]]
+        table: TableT,
+        partition: int,
+        items: list[tuple[bytes, bytes | None]],
+        *,
+        atomic: bool = False,
     ) -> None:
         """Set (or, for ``None``, delete) table keys and append them to the table's changelog.
 
@@ -154,20 +162,34 @@ def create_worker(settings: Settings) -> faust.App:
         broker round trip). Faust flushes the producer before it commits source offsets, so the
         at-least-once guarantee is unchanged: a committed offset implies a durable changelog.
         """
-        producer = cast(Any, app.producer)._ensure_producer()  # the aiokafka producer
-        topic = table.changelog_topic.get_topic_name()
+        apply_to_store(table, items)
+        await send_changelog(table, partition, items, atomic=atomic)
+
+    def apply_to_store(table: TableT, items: list[tuple[bytes, bytes | None]]) -> None:
         for key, value in items:
             if value is None:
                 table.data.pop(key, None)
             else:
                 table.data[key] = value
-        if len(items) < PREPARED_BATCH_MIN:
+
+    async def send_changelog(
+        table: TableT,
+        partition: int,
+        items: list[tuple[bytes, bytes | None]],
+        *,
+        atomic: bool = False,
+    ) -> None:
+        producer = cast(Any, app.producer)._ensure_producer()  # the aiokafka producer
+        topic = table.changelog_topic.get_topic_name()
+        if len(items) < PREPARED_BATCH_MIN and not atomic:
             for key, value in items:
                 await send_raw(topic, key, value, partition)
             return
         batch = producer.create_batch()
         for key, value in items:
             if batch.append(key=key, value=value, timestamp=None) is None:
+                if atomic:  # a group that must land whole (streams.retention) outgrew a batch
+                    raise RuntimeError(f"{len(items)} records do not fit one Kafka batch")
                 sent = await producer.send_batch(batch, topic, partition=partition)
                 sent.add_done_callback(check_delivery)
                 batch = producer.create_batch()
@@ -243,14 +265,20 @@ def create_worker(settings: Settings) -> faust.App:
         for partition in state.aggregates.partitions - active:
             state.aggregates.drop(partition)
         by_partition: dict[int, list[MessageState]] = {p: [] for p in active}
+        state.retired = {p: {} for p in active}
         count = 0
         for key, value in messages.data.items():
+            if is_retired_key(key):
+                entry = _retired_decoder.decode(value)
+                if entry.partition in active:
+                    state.retired[entry.partition][entry.campaign_id] = entry
+                continue
             partition = partition_for(key.decode(), partitions)
             if partition in by_partition:
                 by_partition[partition].append(_message_decoder.decode(value))
                 count += 1
         for partition, states in by_partition.items():
-            state.aggregates.rebuild(partition, states)
+            state.aggregates.rebuild(partition, states, state.retired[partition].values())
         metrics.TRACKED_MESSAGES.set(count)
         log.info("stage 1 rebuilt sums of partitions %s from %d messages", sorted(active), count)
 
@@ -274,25 +302,45 @@ def create_worker(settings: Settings) -> faust.App:
             raise
         metrics.PARTIALS.inc(len(partials))
 
-    @app.timer(settings.orphan_retention_days * DAY_SECONDS / 24)
-    async def expire_orphans() -> None:
-        """Drop state of messages that never joined a campaign (ordinary chats) once old."""
-        cutoff = time.time() - settings.orphan_retention_days * DAY_SECONDS
-        active = owned(topics.ack_events)
-        expired = [
-            key
-            for key, value in list(messages.data.items())
-            if _is_expired_orphan(_message_decoder.decode(value), cutoff)
-        ]
-        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
-        for key in expired:
-            partition = partition_for(key.decode(), partitions)
-            if partition in active:
-                by_partition.setdefault(partition, []).append((key, None))
-        for partition, tombstones in by_partition.items():
-            await persist(messages, partition, tombstones)
-        if expired:
-            log.info("expired %d messages that never joined a campaign", len(expired))
+    retention_days = min(settings.orphan_retention_days, settings.message_retention_days)
+
+    @app.timer(retention_days * DAY_SECONDS / 24)
+    async def expire_messages() -> None:
+        """Drop the state of messages past their retention, keeping their counts.
+
+        One pass over the table (decoding 1,000,000 states blocks the loop for a few seconds,
+        once per run of this timer); see streams.retention for why the counts stay exact.
+        """
+        now = time.time()
+        campaign_cutoff = datetime.fromtimestamp(
+            now - settings.message_retention_days * DAY_SECONDS, UTC
+        )
+        orphan_cutoff = datetime.fromtimestamp(
+            now - settings.orphan_retention_days * DAY_SECONDS, UTC
+        )
+        active = owned(topics.ack_events) & set(state.retired)
+        candidates: dict[int, list[tuple[bytes, MessageState]]] = {p: [] for p in active}
+        for key, value in list(messages.data.items()):
+            if not is_retired_key(key):
+                partition = partition_for(key.decode(), partitions)
+                if partition in candidates:
+                    candidates[partition].append((key, _message_decoder.decode(value)))
+        # Everything up to here and the store changes below run without yielding to the agent,
+        # so no event can touch a message between being read and being retired.
+        work: list[tuple[int, list[tuple[bytes, bytes | None]]]] = []
+        for partition, items in candidates.items():
+            groups, retired = sweep(
+                partition, items, state.retired[partition], campaign_cutoff, orphan_cutoff
+            )
+            state.retired[partition] = retired
+            for group in groups:
+                apply_to_store(messages, group)
+                work.append((partition, group))
+        for partition, group in work:
+            await send_changelog(messages, partition, group, atomic=True)
+        dropped = sum(1 for _, group in work for _, value in group if value is None)
+        if dropped:
+            log.info("dropped the state of %d expired messages", dropped)
 
     # ------------------------------------------------------------------ stage 2
 
@@ -376,11 +424,3 @@ def _data_dir(configured: str) -> str:
     base = Path(configured) if configured else Path(tempfile.gettempdir()) / "tickstream-worker"
     base.mkdir(parents=True, exist_ok=True)
     return str(base / "{conf.name}")
-
-
-def _is_expired_orphan(state: MessageState, cutoff: float) -> bool:
-    return (
-        not state.campaign_id
-        and state.last_event_at is not None
-        and state.last_event_at.timestamp() < cutoff
-    )

@@ -9,17 +9,17 @@ import sys
 from collections.abc import Callable, Sequence
 
 from streams.settings import Settings
+from tickstream.devenv import load_dev_env
 from tickstream.infra import InfraError, LocalInfra, default_state_dir
 
 
 def _use_local_infra() -> None:
-    """Fill unset ``KAFKA_BOOTSTRAP`` / ``DATABASE_URL`` from what ``tickstream infra up`` wrote.
+    """Fill unset settings from what ``tickstream infra up`` and ``tickstream up`` wrote.
 
     Only the command line does this, before any service reads its settings; the services
     themselves read nothing but their environment.
     """
-    for key, value in LocalInfra(default_state_dir()).read_env().items():
-        os.environ.setdefault(key, value)
+    load_dev_env(default_state_dir())
 
 
 def _settings_with_local_infra() -> Settings:
@@ -81,12 +81,13 @@ def cmd_service(args: argparse.Namespace) -> int:
     _use_local_infra()
     package = SERVICES[args.command]
     module = importlib.import_module(f"{package}.__main__")
-    return int(module.main())
+    return int(module.main(args.options) if args.options else module.main())
 
 
 def cmd_token(args: argparse.Namespace) -> int:
     from gateway.auth import issue_token
 
+    _use_local_infra()
     settings = Settings.from_env()
     if not settings.token_secret:
         print("TOKEN_SECRET is not set: tokens cannot be signed", file=sys.stderr)
@@ -115,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=cmd_db)
 
     for name, package in SERVICES.items():
-        service = sub.add_parser(name, help=f"run the {name} service (python -m {package})")
+        service = sub.add_parser(
+            name, help=f"run the {name} service (python -m {package}); its own flags follow"
+        )
+        service.add_argument("options", nargs=argparse.REMAINDER, help="the service's own flags")
         service.set_defaults(func=cmd_service)
 
     token = sub.add_parser("token", help="issue a workspace token for the gateway")
@@ -134,7 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in SERVICES:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.options = extra  # a service's own flags, e.g. `tickstream sink --migrate`
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -76,12 +76,12 @@ def campaign_events(
     duplicate_share: float = 0.2,
     workspace_of: dict[str, str] | None = None,
     prefix: str = "",
+    start: datetime = datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
 ) -> list[MessageEvent]:
     """Dispatches and acks of whole campaigns, shuffled, with the awkward cases of spec §2:
     duplicates, acks before their dispatch, read without delivered, failed then delivered,
     late sent after read, played voice notes, and messages that never got an ack."""
     rng = random.Random(seed)
-    start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
     events: list[MessageEvent] = []
     for c in range(campaigns):
         campaign_id = f"{prefix}c{c}"

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from streams.topics import Topics
 from tests.integration.pipeline import SnapshotReader, service_env, start_service, stop
-from tickstream.workload import campaign_events, oracle, produce_events
+from tickstream.workload import (
+    campaign_events,
+    oracle,
+    produce_events,
+    produce_registrations,
+    registrations,
+)
 
 pytestmark = pytest.mark.integration
+
+DROPPED = re.compile(r"dropped the state of (\d+) expired messages")
+REBUILT = re.compile(r"stage 1 rebuilt sums of partitions \[[^\]]*\] from (\d+) messages")
 
 
 def test_counts_equal_the_oracle(
@@ -35,3 +47,48 @@ def test_counts_equal_the_oracle(
     for snap in reader.all:
         seqs.setdefault(snap.campaign_id, []).append(snap.seq)
     assert all(s == sorted(s) and len(s) == len(set(s)) for s in seqs.values())
+
+
+def test_expired_message_state_is_dropped_and_the_counts_stay(
+    kafka_bootstrap: str, topics: Topics, group_id: str, tmp_path: Path
+) -> None:
+    """State past MESSAGE_RETENTION_DAYS leaves the table (a restart recovers no message), yet
+    every campaign keeps its exact counts."""
+    events = campaign_events(3, 300, seed=3, start=datetime.now(UTC))
+    expected = oracle(events)
+    retention = {"MESSAGE_RETENTION_DAYS": "0.0006", "ORPHAN_RETENTION_DAYS": "0.0006"}  # ~52 s
+    env = service_env(kafka_bootstrap, topics, **retention)
+    log = tmp_path / "worker.log"
+    worker = start_service("streams", env, log)
+    reader = SnapshotReader(kafka_bootstrap, topics, group_id)
+    try:
+        produce_events(kafka_bootstrap, topics, events)
+        assert reader.wait_for(expected, timeout=120) == expected
+        messages = len({event.message_id for event in events})
+        deadline = time.monotonic() + 240
+        while sum(map(int, DROPPED.findall(log.read_text()))) < messages:
+            assert time.monotonic() < deadline, "expired message state was not dropped"
+            time.sleep(1)
+        stop(worker)  # SIGTERM: Faust flushes the producer, the last deletes are on the topic
+        worker = start_service("streams", env, log)
+        deadline = time.monotonic() + 120
+        while log.read_text().count("stage 1 rebuilt") < 2:  # the restarted worker recovered
+            assert time.monotonic() < deadline, "the restarted worker did not recover"
+            time.sleep(1)
+        assert (
+            log.read_text().split("stage 1 rebuilt")[-1].split("\n")[0].endswith("from 0 messages ")
+        ), "the restarted worker still recovered message state"
+        # a registration earns every campaign a fresh snapshot, computed from the retired counts
+        produce_registrations(
+            kafka_bootstrap,
+            topics,
+            registrations(expected, {c: f"w{int(c[1:]) % 3}" for c in expected}, total=300),
+        )
+        seen = len(reader.all)
+        deadline = time.monotonic() + 60
+        while len(reader.all) < seen + len(expected) and time.monotonic() < deadline:
+            reader.poll(1.0)
+    finally:
+        stop(worker)
+        reader.close()
+    assert reader.counts() == expected

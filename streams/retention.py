@@ -1,0 +1,103 @@
+"""How long message state is kept, and how dropping it keeps the campaign counters. Pure.
+
+Acks can arrive for weeks (Meta retries for 7 days, reads come late), so a campaign message's
+state is kept ``MESSAGE_RETENTION_DAYS`` after its last event; a message that never joined a
+campaign (an ordinary chat) only ``ORPHAN_RETENTION_DAYS``. Dropping a campaign message must not
+lower its campaign's counters, so its contribution moves into a *retired* entry of its
+(partition, campaign), kept in the same table under a key no message id has.
+
+The new retired entry and the deletes of the messages it now counts are written as one Kafka
+record batch to the changelog partition: a batch is appended whole or not at all, so after any
+crash the recovered table holds either the messages or the entry that counts them, never both and
+never neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import msgspec
+
+from streams.events import Counters, encode
+from streams.message_state import MessageState, contribution
+from streams.stats import add_counters
+
+RETIRED_PREFIX = b"\x00retired\x00"
+# Deletes per atomic group: keeps each group's record batch far below Kafka's 1 MiB.
+CHUNK = 1000
+
+Write = tuple[bytes, bytes | None]
+
+
+class Retired(msgspec.Struct, frozen=True, kw_only=True):
+    """The counters of a campaign's dropped messages in one stage-1 partition."""
+
+    campaign_id: str
+    workspace_id: str
+    partition: int
+    counters: Counters
+
+
+def retired_key(partition: int, campaign_id: str) -> bytes:
+    return RETIRED_PREFIX + f"{partition}\x00{campaign_id}".encode()
+
+
+def is_retired_key(key: bytes) -> bool:
+    return key.startswith(RETIRED_PREFIX)
+
+
+def _contribution_counters(state: MessageState) -> Counters:
+    dispatched, sent, delivered, read, played, failed = contribution(state)
+    return Counters(
+        dispatched=dispatched,
+        sent=sent,
+        delivered=delivered,
+        read=read,
+        played=played,
+        failed=failed,
+    )
+
+
+def sweep(
+    partition: int,
+    messages: Iterable[tuple[bytes, MessageState]],
+    retired: dict[str, Retired],
+    campaign_cutoff: datetime,
+    orphan_cutoff: datetime,
+) -> tuple[list[list[Write]], dict[str, Retired]]:
+    """Groups of writes, each to be applied atomically, and the retired entries afterwards."""
+    orphans: list[bytes] = []
+    expired: dict[str, list[tuple[bytes, MessageState]]] = {}
+    for key, state in messages:
+        last = state.last_event_at
+        if last is None:
+            continue
+        if not state.campaign_id:
+            if last < orphan_cutoff:
+                orphans.append(key)
+        elif last < campaign_cutoff:
+            expired.setdefault(state.campaign_id, []).append((key, state))
+    groups: list[list[Write]] = [
+        [(key, None) for key in orphans[i : i + CHUNK]] for i in range(0, len(orphans), CHUNK)
+    ]
+    entries = dict(retired)
+    for campaign_id, items in expired.items():
+        for i in range(0, len(items), CHUNK):
+            chunk = items[i : i + CHUNK]
+            entry = entries.get(campaign_id) or Retired(
+                campaign_id=campaign_id,
+                workspace_id=chunk[0][1].workspace_id,
+                partition=partition,
+                counters=Counters(),
+            )
+            counters = entry.counters
+            for _, state in chunk:
+                counters = add_counters(counters, _contribution_counters(state))
+            entry = msgspec.structs.replace(entry, counters=counters)
+            entries[campaign_id] = entry
+            groups.append(
+                [(retired_key(partition, campaign_id), encode(entry))]
+                + [(key, None) for key, _ in chunk]
+            )
+    return groups, entries
