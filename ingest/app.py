@@ -52,6 +52,7 @@ async def _kafka(app: web.Application) -> AsyncIterator[None]:
         settings.topic_partitions,
         timeout,
         observe=metrics.produce_seconds.observe,
+        linger=settings.ingest_linger_ms / 1000,
     )
     app[INGEST] = Ingest(settings, topics, producer, batcher, metrics)
     yield
