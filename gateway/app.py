@@ -12,13 +12,15 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway import db, native, pusher, rest
 from gateway.fanout import Hub, Protocol
 from gateway.feed import SnapshotFeed, consume
 from gateway.keys import ENGINE, FEED, HUB, METRICS, READY, SETTINGS
 from gateway.metrics import GatewayMetrics
+from streams.events import Snapshot
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,13 +40,30 @@ async def _snapshots(app: web.Application) -> AsyncIterator[None]:
     """Load the database's snapshots, then follow ``campaign-stats`` from before the load."""
     settings = app[SETTINGS]
     since = time.time() - settings.gateway_snapshot_lookback_seconds
-    app[FEED].load(await db.load_snapshots(app[ENGINE]))
+    app[FEED].load(await _load_when_migrated(app[ENGINE]))
     log.info("loaded %d campaign snapshots from the database", len(app[FEED].store))
     task = asyncio.create_task(consume(settings, app[FEED], app[METRICS], app[READY], since))
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _load_when_migrated(engine: AsyncEngine, patience: float = 60.0) -> list[Snapshot]:
+    """The stored snapshots, waiting for a database that is still starting or being migrated
+    (services started together must not depend on who comes up first)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return await db.load_snapshots(engine)
+        except (sa_exc.ProgrammingError, sa_exc.OperationalError) as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    "campaign_stats is not readable: is DATABASE_URL right and the schema "
+                    "migrated (`tickstream db upgrade`)?"
+                ) from exc
+            log.warning("database not ready (%s); retrying", type(exc.orig).__name__)
+            await asyncio.sleep(1.0)
 
 
 async def _close_clients(app: web.Application) -> None:
