@@ -26,6 +26,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_kafka)
     app.router.add_post("/v1/events", handlers.post_events)
     app.router.add_post("/v1/dispatches", handlers.post_dispatches)
+    app.router.add_post("/v1/skips", handlers.post_skips)
     app.router.add_post("/v1/campaigns", handlers.post_campaigns)
     for path, handler in handlers.WEBHOOK_ROUTES.items():
         app.router.add_post(path, handler)

@@ -34,6 +34,7 @@ from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+E = TypeVar("E", bound=MessageEvent)
 
 RETRY_AFTER_SECONDS = 5
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
@@ -147,22 +148,26 @@ async def _understood(
         raise
 
 
-async def post_events(request: web.Request) -> web.Response:
-    ingest = _bearer(request)
-    ndjson = _is_ndjson(request)
-    events = await _understood(
-        ingest, request, await _body(request), lambda b, t: api.parse_events(b, t, ndjson)
-    )
-    return await _accept(ingest, list(events))
+def _batched(
+    name: str, parse: Callable[[bytes, datetime, bool], list[E]]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A ``/v1`` endpoint whose items travel on ``ack-events`` through the batcher."""
+
+    async def handle(request: web.Request) -> web.Response:
+        ingest = _bearer(request)
+        ndjson = _is_ndjson(request)
+        events: list[E] = await _understood(
+            ingest, request, await _body(request), lambda b, t: parse(b, t, ndjson)
+        )
+        return await _accept(ingest, list(events))
+
+    handle.__name__ = f"post_{name}"
+    return handle
 
 
-async def post_dispatches(request: web.Request) -> web.Response:
-    ingest = _bearer(request)
-    ndjson = _is_ndjson(request)
-    dispatches = await _understood(
-        ingest, request, await _body(request), lambda b, t: api.parse_dispatches(b, t, ndjson)
-    )
-    return await _accept(ingest, list(dispatches))
+post_events = _batched("events", api.parse_events)
+post_dispatches = _batched("dispatches", api.parse_dispatches)
+post_skips = _batched("skips", api.parse_skips)
 
 
 async def post_campaigns(request: web.Request) -> web.Response:

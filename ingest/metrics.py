@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from streams.events import AckEvent, MessageEvent
+from streams.events import AckEvent, MessageEvent, Skip
 
 MAX_LABEL_PAIRS = 200
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -19,7 +19,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.accepted = Counter(
             "tickstream_ingest_events_accepted_total",
-            "Events acknowledged by Kafka, by provider and status (dispatches: status=dispatch)",
+            "Events acknowledged by Kafka, by provider and status "
+            "(dispatches: status=dispatch, skips: status=skip)",
             ["provider", "status"],
             registry=self.registry,
         )
@@ -44,10 +45,7 @@ class Metrics:
 
     def count_accepted(self, events: Iterable[MessageEvent]) -> None:
         """One counter update per (provider, status), not per event: bulk requests are big."""
-        tally = Tally(
-            (e.provider, e.status) if isinstance(e, AckEvent) else ("api", "dispatch")
-            for e in events
-        )
+        tally = Tally(_labels(e) for e in events)
         for labels, count in tally.items():
             child = self._accepted.get(labels)
             if child is None:  # .labels() costs more than the increment; keep the children
@@ -56,3 +54,9 @@ class Metrics:
                     labels = ("other", labels[1])
                 child = self._accepted.setdefault(labels, self.accepted.labels(*labels))
             child.inc(count)
+
+
+def _labels(event: MessageEvent) -> tuple[str, str]:
+    if isinstance(event, AckEvent):
+        return event.provider, event.status
+    return "api", "skip" if isinstance(event, Skip) else "dispatch"

@@ -18,6 +18,7 @@ REF = "#/components/schemas/{name}"
 _BODY_TYPES: list[Any] = [
     api.EventIn,
     api.DispatchIn,
+    api.SkipIn,
     api.CampaignIn,
     webjs.WebjsStatusData,
     webjs.WebjsRawAck,
@@ -197,6 +198,7 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/v1/events": _canonical("EventIn", "Canonical ack events (the bulk path)"),
             "/v1/dispatches": _canonical("DispatchIn", "Messages dispatched for a campaign"),
+            "/v1/skips": _canonical("SkipIn", "Audience members never attempted, and why"),
             "/v1/campaigns": _canonical("CampaignIn", "Register or update campaigns"),
             "/webhooks/webjs": {
                 "post": _webhook("whatsapp-web.js Node service", "webjs", _json(_WEBJS_BODY))

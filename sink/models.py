@@ -46,6 +46,12 @@ campaign_stats = sa.Table(
     sa.Column("success_rate", sa.Float, nullable=False),
     sa.Column("snapshot", JSONB, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+    # the funnel (migration 0002): total = queued + awaiting_update + sent + failed + skipped
+    sa.Column("skipped_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("queued_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("awaiting_update_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("started_at", TS),
+    sa.Column("completed_at", TS),
     sa.Index("ix_campaign_stats_workspace", "workspace_id"),
 )
 
@@ -68,6 +74,7 @@ campaign_stats_windows = sa.Table(
     sa.Column("total_read_count", sa.Integer, nullable=False),
     sa.Column("total_played_count", sa.Integer, nullable=False),
     sa.Column("total_failed_count", sa.Integer, nullable=False),
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
 )
 
 # One row per message: where it went and the first time each status was seen.
@@ -91,6 +98,11 @@ message_status = sa.Table(
     sa.Column("error_title", sa.Text, nullable=False, server_default=""),
     sa.Column("participants", JSONB, nullable=False, server_default="{}"),
     sa.Column("updated_at", TS, nullable=False),
+    # skip rows (message_id "skip:{campaign}:{recipient}", migration 0002)
+    sa.Column("skipped", sa.Boolean, nullable=False, server_default="false"),
+    sa.Column("attempted", sa.Boolean, nullable=False, server_default="false"),
+    sa.Column("skip_reason_code", sa.Text, nullable=False, server_default=""),
+    sa.Column("skip_reason", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_message_status_campaign_status", "campaign_id", "status", "message_id"),
     sa.Index("ix_message_status_campaign", "campaign_id", "message_id"),
 )

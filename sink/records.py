@@ -131,8 +131,11 @@ _STATISTICS_COUNTS = (
     "total_played_count",
     "total_failed_count",
     "pending_count",
+    "skipped_count",
+    "queued_count",
+    "awaiting_update_count",
 )
-_WINDOW_COUNTS = ("sent", "delivered", "read", "played", "failed")
+_WINDOW_COUNTS = ("sent", "delivered", "read", "played", "failed", "skipped")
 
 
 def _check_snapshot(snapshot: Snapshot) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 
 from streams.events import CampaignRegistration, MessageStatus, MessageStatusBatch, Snapshot
 
-from .merge import effective_status_sql, latest_snapshots, latest_windows, merge_statuses
+from .merge import latest_snapshots, latest_windows, merge_statuses, row_status_sql
 from .models import campaign_stats, campaign_stats_windows, campaigns, message_status
 from .records import DeadLetter, Item, Origin
 from .registrations import Registration, dead_letter, refusal, settle
@@ -74,6 +74,10 @@ _STATUS_COLUMNS = [
     "error_title",
     "participants",
     "updated_at",
+    "skipped",
+    "attempted",
+    "skip_reason_code",
+    "skip_reason",
 ]
 _TIMES = ["dispatched_at", "sent_at", "delivered_at", "read_at", "played_at", "failed_at"]
 # The excluded (new) failure wins when it is earlier, or as early and its (code, title) larger:
@@ -93,11 +97,23 @@ _MERGED_PARTICIPANTS = (
     "UNION ALL SELECT * FROM jsonb_each_text(excluded.participants)) AS e "
     "GROUP BY e.key) AS p) END"
 )
+# merge._skip_reason_of: the larger (code, reason) pair.
+_NEW_SKIP_REASON_WINS = (
+    'ROW(excluded.skip_reason_code COLLATE "C", excluded.skip_reason COLLATE "C") > '
+    'ROW(t.skip_reason_code COLLATE "C", t.skip_reason COLLATE "C")'
+)
 UPSERT_STATUS = (
     _insert(
         message_status,
         _STATUS_COLUMNS,
-        {"status": effective_status_sql("u.max_rank", "u.failed")},
+        {
+            "status": row_status_sql(
+                "u.max_rank",
+                "u.failed",
+                "COALESCE(u.skipped, false)",
+                "COALESCE(u.attempted, false)",
+            )
+        },
     )
     + " ON CONFLICT (message_id) DO UPDATE SET "
     + ", ".join(
@@ -106,9 +122,18 @@ UPSERT_STATUS = (
             "max_rank = GREATEST(t.max_rank, excluded.max_rank)",
             "failed = t.failed OR excluded.failed",
             "status = "
-            + effective_status_sql(
-                "GREATEST(t.max_rank, excluded.max_rank)", "(t.failed OR excluded.failed)"
+            + row_status_sql(
+                "GREATEST(t.max_rank, excluded.max_rank)",
+                "(t.failed OR excluded.failed)",
+                "(t.skipped OR excluded.skipped)",
+                "(t.attempted OR excluded.attempted)",
             ),
+            "skipped = t.skipped OR excluded.skipped",
+            "attempted = t.attempted OR excluded.attempted",
+            f"skip_reason_code = CASE WHEN {_NEW_SKIP_REASON_WINS} "
+            "THEN excluded.skip_reason_code ELSE t.skip_reason_code END",
+            f"skip_reason = CASE WHEN {_NEW_SKIP_REASON_WINS} "
+            "THEN excluded.skip_reason ELSE t.skip_reason END",
             # PostgreSQL's LEAST ignores NULLs: the earliest known time, NULL only if none is.
             *(f"{name} = LEAST(t.{name}, excluded.{name})" for name in _TIMES),
             f"error_code = CASE WHEN {_NEW_ERROR_WINS} "
@@ -216,6 +241,11 @@ _STATISTICS = [
     "delivery_rate",
     "read_rate",
     "success_rate",
+    "skipped_count",
+    "queued_count",
+    "awaiting_update_count",
+    "started_at",
+    "completed_at",
 ]
 _STATS_COLUMNS = [
     "campaign_id",
@@ -233,7 +263,7 @@ UPSERT_STATS = (
     + " WHERE t.seq <= excluded.seq"
 )
 
-_WINDOW_COUNTS = ["sent", "delivered", "read", "played", "failed"]
+_WINDOW_COUNTS = ["sent", "delivered", "read", "played", "failed", "skipped"]
 _WINDOW_TOTALS = [
     "total_sent_count",
     "total_delivered_count",

@@ -8,10 +8,14 @@ changelog a crash let through. See docs/exactness.md.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from streams.events import CampaignPartial, Counters
-from streams.message_state import Contribution, MessageState, contribution
+from streams.message_state import NO_CONTRIBUTION, Contribution, MessageState, contribution
 from streams.retention import Retired
+from streams.stats import counters_of
+
+WIDTH = len(NO_CONTRIBUTION)
 
 
 class PartitionAggregates:
@@ -19,6 +23,7 @@ class PartitionAggregates:
 
     def __init__(self) -> None:
         self._sums: dict[int, dict[str, list[int]]] = {}
+        self._started: dict[tuple[int, str], datetime] = {}
         self._workspaces: dict[str, str] = {}
         self._dirty: set[tuple[int, str]] = set()
 
@@ -30,12 +35,25 @@ class PartitionAggregates:
         if old != new:
             # A message's campaign never changes once set, so `after` names it.
             sums = self._sums.setdefault(partition, {})
-            row = sums.setdefault(after.campaign_id, [0, 0, 0, 0, 0, 0])
-            for i in range(6):
+            row = sums.setdefault(after.campaign_id, [0] * WIDTH)
+            for i in range(WIDTH):
                 row[i] += new[i] - old[i]
             self._workspaces.setdefault(after.campaign_id, after.workspace_id)
             self._dirty.add((partition, after.campaign_id))
+        if self._note_start(partition, after):
+            self._dirty.add((partition, after.campaign_id))
         return old, new
+
+    def _note_start(self, partition: int, state: MessageState) -> bool:
+        """Keep the earliest dispatch time per (partition, campaign); True when it moved."""
+        if not state.campaign_id or state.skipped or state.dispatched_at is None:
+            return False
+        key = (partition, state.campaign_id)
+        known = self._started.get(key)
+        if known is not None and known <= state.dispatched_at:
+            return False
+        self._started[key] = state.dispatched_at
+        return True
 
     def rebuild(
         self, partition: int, states: Iterable[MessageState], retired: Iterable[Retired] = ()
@@ -43,6 +61,8 @@ class PartitionAggregates:
         """Recompute a partition's sums from its messages and the counters of those dropped after
         the retention period; every campaign in it is sent again."""
         sums: dict[str, list[int]] = {}
+        for key in [key for key in self._started if key[0] == partition]:
+            del self._started[key]
         for entry in retired:
             c = entry.counters
             sums[entry.campaign_id] = [
@@ -52,14 +72,18 @@ class PartitionAggregates:
                 c.read,
                 c.played,
                 c.failed,
+                c.skipped,
             ]
+            if entry.started_at is not None:
+                self._started[(partition, entry.campaign_id)] = entry.started_at
             self._workspaces.setdefault(entry.campaign_id, entry.workspace_id)
         for state in states:
             if not state.campaign_id:
                 continue
-            row = sums.setdefault(state.campaign_id, [0, 0, 0, 0, 0, 0])
+            row = sums.setdefault(state.campaign_id, [0] * WIDTH)
             for i, value in enumerate(contribution(state)):
                 row[i] += value
+            self._note_start(partition, state)
             self._workspaces.setdefault(state.campaign_id, state.workspace_id)
         self._sums[partition] = sums
         self._dirty.difference_update({key for key in self._dirty if key[0] == partition})
@@ -68,6 +92,8 @@ class PartitionAggregates:
     def drop(self, partition: int) -> None:
         """Forget a partition this worker no longer owns."""
         self._sums.pop(partition, None)
+        for key in [key for key in self._started if key[0] == partition]:
+            del self._started[key]
         self._dirty.difference_update({key for key in self._dirty if key[0] == partition})
 
     @property
@@ -75,15 +101,10 @@ class PartitionAggregates:
         return set(self._sums)
 
     def counters(self, partition: int, campaign_id: str) -> Counters:
-        row = self._sums.get(partition, {}).get(campaign_id, [0, 0, 0, 0, 0, 0])
-        return Counters(
-            dispatched=row[0],
-            sent=row[1],
-            delivered=row[2],
-            read=row[3],
-            played=row[4],
-            failed=row[5],
-        )
+        return counters_of(tuple(self._sums.get(partition, {}).get(campaign_id, [0] * WIDTH)))
+
+    def started_at(self, partition: int, campaign_id: str) -> datetime | None:
+        return self._started.get((partition, campaign_id))
 
     def take_dirty(self) -> list[CampaignPartial]:
         """The partials changed since the last call; the caller must send them or call
@@ -94,6 +115,7 @@ class PartitionAggregates:
                 workspace_id=self._workspaces.get(campaign, ""),
                 source_partition=partition,
                 counters=self.counters(partition, campaign),
+                started_at=self.started_at(partition, campaign),
             )
             for partition, campaign in sorted(self._dirty)
             if partition in self._sums

@@ -19,7 +19,13 @@ from streams.events import (
     Snapshot,
     WindowCounts,
 )
-from streams.stats import add_counters, statistics, subtract_counters, sum_counters
+from streams.stats import (
+    add_counters,
+    is_complete,
+    statistics,
+    subtract_counters,
+    sum_counters,
+)
 
 
 class CampaignState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -35,6 +41,8 @@ class CampaignState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     windows: dict[int, Counters] = {}
     # start of the newest window whose snapshot has been written to campaign-stats.
     emitted_through: int = -1
+    started_at: datetime | None = None  # the first dispatch
+    completed_at: datetime | None = None  # when nothing was queued or awaiting any more
 
 
 def window_start_ms(now_ms: int, window_ms: int) -> int:
@@ -60,7 +68,8 @@ def apply_partial(
 ) -> CampaignState:
     """Replace the partial of ``partial.source_partition``; record the change in the window."""
     old = state.partials.get(partial.source_partition, Counters())
-    if old == partial.counters and state.workspace_id:
+    started = _earliest(state.started_at, partial.started_at)
+    if old == partial.counters and state.workspace_id and started == state.started_at:
         return state
     partials = dict(state.partials)
     partials[partial.source_partition] = partial.counters
@@ -68,8 +77,13 @@ def apply_partial(
         state,
         workspace_id=state.workspace_id or partial.workspace_id,
         partials=partials,
+        started_at=started,
         windows=_touch(state, now_ms, window_ms, subtract_counters(partial.counters, old)),
     )
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def apply_registration(
@@ -120,6 +134,17 @@ def snapshot(state: CampaignState, start: int, window_ms: int, now: datetime) ->
     at_end = subtract_counters(totals(state), later)
     change = state.windows.get(start, Counters())
     end = start + window_ms
+    stats = statistics(
+        at_end,
+        state.total_recipients,
+        _ms_to_datetime(end),
+        started_at=state.started_at,
+        completed_at=state.completed_at,
+    )
+    if not is_complete(stats):
+        stats = msgspec.structs.replace(stats, completed_at=None)
+    elif stats.completed_at is None:
+        stats = msgspec.structs.replace(stats, completed_at=_ms_to_datetime(end))
     return Snapshot(
         campaign_id=state.campaign_id,
         campaign_uuid=state.uuid,
@@ -133,17 +158,22 @@ def snapshot(state: CampaignState, start: int, window_ms: int, now: datetime) ->
             read=change.read,
             played=change.played,
             failed=change.failed,
+            skipped=change.skipped,
         ),
-        statistics=statistics(at_end, state.total_recipients, _ms_to_datetime(end)),
+        statistics=stats,
         timestamp=now,
         campaign_name=state.name,
     )
 
 
-def mark_emitted(state: CampaignState, through: int) -> CampaignState:
-    """Forget the windows up to ``through``: their snapshots are on the topic."""
+def mark_emitted(
+    state: CampaignState, through: int, completed_at: datetime | None = None
+) -> CampaignState:
+    """Forget the windows up to ``through``: their snapshots are on the topic. ``completed_at`` is
+    what the last of them said, so the moment of completion is kept (and announced) once."""
     return msgspec.structs.replace(
         state,
+        completed_at=completed_at,
         emitted_through=max(state.emitted_through, through),
         windows={start: delta for start, delta in state.windows.items() if start > through},
     )

@@ -58,7 +58,37 @@ class Dispatch(_Record, frozen=True, tag="dispatch", tag_field="type"):
     received_at: AwareDatetime | None = None
 
 
-MessageEvent = AckEvent | Dispatch
+class Skip(_Record, frozen=True, tag="skip", tag_field="type"):
+    """An audience member the sender never attempted (``POST /v1/skips``), with the reason.
+
+    It lives in the worker as the state of a pseudo-message keyed by :func:`skip_message_id`, so
+    skips of one recipient deduplicate and a later dispatch to that recipient can cancel it.
+    """
+
+    message_id: NonEmpty
+    campaign_id: NonEmpty
+    workspace_id: NonEmpty
+    recipient: NonEmpty
+    received_at: AwareDatetime
+    reason_code: str = ""
+    reason: str = ""
+    occurred_at: AwareDatetime | None = None
+
+
+class Attempt(_Record, frozen=True, tag="attempt", tag_field="type"):
+    """Written by the worker, never by senders: a dispatch to a recipient whose skip is
+    ``message_id`` — the skip no longer counts."""
+
+    message_id: NonEmpty
+    received_at: AwareDatetime
+
+
+def skip_message_id(campaign_id: str, recipient: str) -> str:
+    """The key of a recipient's skip state: one per campaign and recipient."""
+    return f"skip:{campaign_id}:{recipient}"
+
+
+MessageEvent = AckEvent | Dispatch | Skip | Attempt
 
 
 class EventBatch(_Record, frozen=True):
@@ -111,6 +141,7 @@ class Counters(_Record, frozen=True):
     read: int = 0
     played: int = 0
     failed: int = 0
+    skipped: int = 0
 
 
 class CampaignPartial(_Record, frozen=True, tag="partial", tag_field="type"):
@@ -120,6 +151,7 @@ class CampaignPartial(_Record, frozen=True, tag="partial", tag_field="type"):
     workspace_id: str
     source_partition: int
     counters: Counters
+    started_at: AwareDatetime | None = None
     v: int = SCHEMA_VERSION
 
 
@@ -134,6 +166,7 @@ class WindowCounts(_Record, frozen=True):
     read: int = 0
     played: int = 0
     failed: int = 0
+    skipped: int = 0
 
 
 class Statistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -151,6 +184,12 @@ class Statistics(msgspec.Struct, frozen=True, kw_only=True):
     success_rate: float
     updated_at: AwareDatetime
     dispatched_count: int = 0
+    # the funnel (issue 9): total = queued + awaiting_update + sent + failed + skipped
+    skipped_count: int = 0
+    queued_count: int = 0
+    awaiting_update_count: int = 0
+    started_at: AwareDatetime | None = None
+    completed_at: AwareDatetime | None = None
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -194,6 +233,12 @@ class MessageStatus(_Record, frozen=True):
     error_code: str = ""
     error_title: str = ""
     participants: dict[str, int] = {}
+    # skip rows (message_id = skip_message_id(...)): status "skipped" until a dispatch to the
+    # recipient follows, then "attempted" (the recipient's real message row then stands for it)
+    skipped: bool = False
+    attempted: bool = False
+    skip_reason_code: str = ""
+    skip_reason: str = ""
 
 
 class MessageStatusBatch(_Record, frozen=True):

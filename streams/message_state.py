@@ -12,16 +12,16 @@ from datetime import datetime
 
 import msgspec
 
-from streams.events import AckEvent, Dispatch, MessageEvent, MessageStatus
+from streams.events import AckEvent, Attempt, Dispatch, MessageEvent, MessageStatus, Skip
 from streams.status import RANK_OF, effective_status
 
 # The fields holding the first time each rank (1..4) was seen, by rank.
 RANK_TIME_FIELDS = ("", "sent_at", "delivered_at", "read_at", "played_at")
 
 # A message's contribution to its campaign's counters:
-# (dispatched, sent, delivered, read, played, failed).
-Contribution = tuple[int, int, int, int, int, int]
-NO_CONTRIBUTION: Contribution = (0, 0, 0, 0, 0, 0)
+# (dispatched, sent, delivered, read, played, failed, skipped).
+Contribution = tuple[int, int, int, int, int, int, int]
+NO_CONTRIBUTION: Contribution = (0, 0, 0, 0, 0, 0, 0)
 
 
 class MessageState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -47,6 +47,11 @@ class MessageState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     error_title: str = ""
     participants: dict[str, int] = {}
     last_event_at: datetime | None = None
+    # the state of a skip (key skip_message_id(campaign, recipient)), not of a message
+    skipped: bool = False
+    attempted: bool = False
+    skip_reason_code: str = ""
+    skip_reason: str = ""
 
 
 EMPTY = MessageState()
@@ -125,10 +130,35 @@ def _join_ack(state: MessageState, ack: AckEvent) -> MessageState:
     return msgspec.structs.replace(state, **changes)
 
 
+def _join_skip(state: MessageState, skip: Skip) -> MessageState:
+    # Several reports for one recipient keep the larger reason, whatever their order.
+    reason = max((state.skip_reason_code, state.skip_reason), (skip.reason_code, skip.reason))
+    return msgspec.structs.replace(
+        state,
+        skipped=True,
+        campaign_id=state.campaign_id or skip.campaign_id,
+        workspace_id=state.workspace_id or skip.workspace_id,
+        recipient=state.recipient or skip.recipient,
+        skip_reason_code=reason[0],
+        skip_reason=reason[1],
+        last_event_at=_latest(state.last_event_at, skip.received_at),
+    )
+
+
+def _join_attempt(state: MessageState, attempt: Attempt) -> MessageState:
+    return msgspec.structs.replace(
+        state, attempted=True, last_event_at=_latest(state.last_event_at, attempt.received_at)
+    )
+
+
 def join(state: MessageState, event: MessageEvent) -> MessageState:
     """The state after also knowing ``event``."""
     if isinstance(event, Dispatch):
         return _join_dispatch(state, event)
+    if isinstance(event, Skip):
+        return _join_skip(state, event)
+    if isinstance(event, Attempt):
+        return _join_attempt(state, event)
     return _join_ack(state, event)
 
 
@@ -143,6 +173,9 @@ def contribution(state: MessageState) -> Contribution:
     """What the message adds to its campaign's counters (nothing until it joins a campaign)."""
     if not state.campaign_id:
         return NO_CONTRIBUTION
+    if state.skipped:
+        # a skip counts until a dispatch to the same recipient follows
+        return (0, 0, 0, 0, 0, 0, int(not state.attempted))
     status = effective_status(state.max_rank, state.failed)
     rank = RANK_OF.get(status, -1)  # failed has no rank
     return (
@@ -152,17 +185,25 @@ def contribution(state: MessageState) -> Contribution:
         int(rank >= 3),
         int(rank >= 4),
         int(status == "failed"),
+        0,
     )
 
 
+def display_status(state: MessageState) -> str:
+    """The status a person sees: a skip's, or the message's effective status."""
+    if state.skipped:
+        return "attempted" if state.attempted else "skipped"
+    return effective_status(state.max_rank, state.failed)
+
+
 def status_record(message_id: str, state: MessageState, updated_at: datetime) -> MessageStatus:
-    """The ``message-status`` record of a message that belongs to a campaign."""
+    """The ``message-status`` record of a message (or skip) that belongs to a campaign."""
     return MessageStatus(
         message_id=message_id,
         campaign_id=state.campaign_id,
         workspace_id=state.workspace_id,
         recipient=state.recipient or state.ack_recipient,
-        status=effective_status(state.max_rank, state.failed),
+        status=display_status(state),
         max_rank=state.max_rank,
         failed=state.failed,
         updated_at=updated_at,
@@ -175,4 +216,8 @@ def status_record(message_id: str, state: MessageState, updated_at: datetime) ->
         error_code=state.error_code,
         error_title=state.error_title,
         participants=state.participants,
+        skipped=state.skipped,
+        attempted=state.attempted,
+        skip_reason_code=state.skip_reason_code,
+        skip_reason=state.skip_reason,
     )

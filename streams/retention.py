@@ -21,7 +21,7 @@ import msgspec
 
 from streams.events import Counters, encode
 from streams.message_state import MessageState, contribution
-from streams.stats import add_counters
+from streams.stats import add_counters, counters_of
 
 RETIRED_PREFIX = b"\x00retired\x00"
 # Deletes per atomic group: keeps each group's record batch far below Kafka's 1 MiB.
@@ -37,6 +37,7 @@ class Retired(msgspec.Struct, frozen=True, kw_only=True):
     workspace_id: str
     partition: int
     counters: Counters
+    started_at: datetime | None = None
 
 
 def retired_key(partition: int, campaign_id: str) -> bytes:
@@ -48,15 +49,11 @@ def is_retired_key(key: bytes) -> bool:
 
 
 def _contribution_counters(state: MessageState) -> Counters:
-    dispatched, sent, delivered, read, played, failed = contribution(state)
-    return Counters(
-        dispatched=dispatched,
-        sent=sent,
-        delivered=delivered,
-        read=read,
-        played=played,
-        failed=failed,
-    )
+    return counters_of(contribution(state))
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def sweep(
@@ -91,10 +88,12 @@ def sweep(
                 partition=partition,
                 counters=Counters(),
             )
-            counters = entry.counters
+            counters, started = entry.counters, entry.started_at
             for _, state in chunk:
                 counters = add_counters(counters, _contribution_counters(state))
-            entry = msgspec.structs.replace(entry, counters=counters)
+                if not state.skipped:
+                    started = _earliest(started, state.dispatched_at)
+            entry = msgspec.structs.replace(entry, counters=counters, started_at=started)
             entries[campaign_id] = entry
             groups.append(
                 [(retired_key(partition, campaign_id), encode(entry))]

@@ -12,6 +12,21 @@ def rate(numerator: int, divisor: int) -> float:
     return round(numerator * 100 / divisor, 2) if divisor else 0.0
 
 
+def counters_of(values: tuple[int, ...]) -> Counters:
+    """Counters from a contribution tuple (dispatched, sent, delivered, read, played, failed,
+    skipped)."""
+    dispatched, sent, delivered, read, played, failed, skipped = values
+    return Counters(
+        dispatched=dispatched,
+        sent=sent,
+        delivered=delivered,
+        read=read,
+        played=played,
+        failed=failed,
+        skipped=skipped,
+    )
+
+
 def add_counters(a: Counters, b: Counters) -> Counters:
     return Counters(
         dispatched=a.dispatched + b.dispatched,
@@ -20,6 +35,7 @@ def add_counters(a: Counters, b: Counters) -> Counters:
         read=a.read + b.read,
         played=a.played + b.played,
         failed=a.failed + b.failed,
+        skipped=a.skipped + b.skipped,
     )
 
 
@@ -31,6 +47,7 @@ def subtract_counters(a: Counters, b: Counters) -> Counters:
         read=a.read - b.read,
         played=a.played - b.played,
         failed=a.failed - b.failed,
+        skipped=a.skipped - b.skipped,
     )
 
 
@@ -41,13 +58,24 @@ def sum_counters(parts: list[Counters]) -> Counters:
     return total
 
 
-def statistics(counters: Counters, registered_total: int, updated_at: datetime) -> Statistics:
+def statistics(
+    counters: Counters,
+    registered_total: int,
+    updated_at: datetime,
+    *,
+    started_at: datetime | None = None,
+    completed_at: datetime | None = None,
+) -> Statistics:
     """The ``statistics`` object of a snapshot.
 
-    ``total`` is the registered recipient count, or the number of dispatched messages when that is
-    larger (a campaign may be registered late, or not at all).
+    ``total`` is the registered audience, or the number of recipients dispatched or skipped when
+    that is larger (a campaign may be registered late, or not at all). The funnel splits it:
+    ``total = queued + awaiting_update + sent + failed + skipped``; ``pending`` is what is not
+    settled yet (queued + awaiting update).
     """
-    total = max(registered_total, counters.dispatched)
+    total = max(registered_total, counters.dispatched + counters.skipped)
+    queued = total - counters.dispatched - counters.skipped
+    awaiting = counters.dispatched - counters.sent - counters.failed
     return Statistics(
         total_message_count=total,
         total_sent_count=counters.sent,
@@ -55,10 +83,20 @@ def statistics(counters: Counters, registered_total: int, updated_at: datetime) 
         total_read_count=counters.read,
         total_played_count=counters.played,
         total_failed_count=counters.failed,
-        pending_count=max(0, total - counters.sent - counters.failed),
+        pending_count=queued + awaiting,
         delivery_rate=rate(counters.delivered, counters.sent),
         read_rate=rate(counters.read, counters.delivered),
         success_rate=rate(counters.sent, total),
         updated_at=updated_at,
         dispatched_count=counters.dispatched,
+        skipped_count=counters.skipped,
+        queued_count=queued,
+        awaiting_update_count=awaiting,
+        started_at=started_at,
+        completed_at=completed_at,
     )
+
+
+def is_complete(stats: Statistics) -> bool:
+    """Nothing queued, nothing awaiting an update: every audience member is settled."""
+    return stats.total_message_count > 0 and stats.pending_count == 0

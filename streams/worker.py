@@ -39,11 +39,16 @@ from streams.campaign_state import (
     snapshot,
 )
 from streams.events import (
+    Attempt,
     CampaignPartial,
+    Dispatch,
+    EventBatch,
+    MessageEvent,
     MessageStatusBatch,
     decode_campaign_input,
     decode_event_batch,
     encode,
+    skip_message_id,
 )
 from streams.message_state import EMPTY, MessageState, join, status_record
 from streams.partitioning import partition_for
@@ -208,6 +213,7 @@ def create_worker(settings: Settings) -> faust.App:
         """
         client = cast(Any, app.producer)._ensure_producer().client
         names = [
+            topics.ack_events,
             topics.message_status,
             topics.campaign_partials,
             topics.campaign_stats,
@@ -250,6 +256,7 @@ def create_worker(settings: Settings) -> faust.App:
                     # thereby re-sends what the crash may have lost (the sink merges duplicates)
                     statuses.append(status_record(message_id, new, now))
             await persist(messages, partition, writes)
+            await send_attempts(batch.events, now)
             metrics.EVENTS.inc(len(batch.events))
             if statuses:
                 await send_raw(
@@ -258,6 +265,22 @@ def create_worker(settings: Settings) -> faust.App:
                     encode(MessageStatusBatch(statuses=statuses)),
                     partition,
                 )
+
+    async def send_attempts(events: list[MessageEvent], now: datetime) -> None:
+        """Tell each dispatched recipient's skip state that it was attempted after all.
+
+        Sent for every dispatch seen, new or not, so a replay after a crash re-sends what the
+        crash may have lost; the skip state joins them idempotently.
+        """
+        by_partition: dict[int, list[MessageEvent]] = {}
+        for item in events:
+            if isinstance(item, Dispatch) and item.recipient:
+                skip_id = skip_message_id(item.campaign_id, item.recipient)
+                attempt = Attempt(message_id=skip_id, received_at=item.received_at or now)
+                by_partition.setdefault(partition_for(skip_id, partitions), []).append(attempt)
+        for target, attempts in by_partition.items():
+            value = encode(EventBatch(events=attempts))
+            await send_raw(topics.ack_events, attempts[0].message_id.encode(), value, target)
 
     @messages.on_recover
     async def rebuild_partition_sums() -> None:
@@ -381,7 +404,7 @@ def create_worker(settings: Settings) -> faust.App:
             return  # shutting down: unsent windows stay in the table and go out at the next start
         now_ms = _now_ms()
         now = datetime.now(UTC)
-        due: list[tuple[str, int]] = []
+        due: list[tuple[str, int, datetime | None]] = []
         snapshots = []
         for campaign_id in sorted(state.open_campaigns):
             current = load_campaign(campaign_id.encode())
@@ -389,9 +412,13 @@ def create_worker(settings: Settings) -> faust.App:
                 state.open_campaigns.discard(campaign_id)
                 continue
             windows = due_windows(current, now_ms, window_ms)
+            for start in windows:
+                snapshots.append(snapshot(current, start, window_ms, now))
+                # the next window's snapshot must know when the campaign completed, if it did
+                completed = snapshots[-1].statistics.completed_at
+                current = msgspec.structs.replace(current, completed_at=completed)
             if windows:
-                snapshots += [snapshot(current, start, window_ms, now) for start in windows]
-                due.append((campaign_id, windows[-1]))
+                due.append((campaign_id, windows[-1], current.completed_at))
         if not snapshots:
             return
         await app.producer.flush()  # the campaign state behind the snapshots is durable
@@ -403,12 +430,12 @@ def create_worker(settings: Settings) -> faust.App:
             )
         await app.producer.flush()  # the snapshots are on the topic
         active = owned(topics.campaign_partials)
-        for campaign_id, through in due:
+        for campaign_id, through, completed_at in due:
             partition = partition_for(campaign_id, partitions)
             current = load_campaign(campaign_id.encode())
             if current is None or partition not in active:
                 continue
-            value = encode(mark_emitted(current, through))
+            value = encode(mark_emitted(current, through, completed_at))
             await persist(campaigns, partition, [(campaign_id.encode(), value)])
         sent_at = time.time()
         for item in snapshots:

@@ -16,11 +16,14 @@ from confluent_kafka import Producer
 
 from streams.events import (
     AckEvent,
+    Attempt,
     CampaignRegistration,
     Dispatch,
     EventBatch,
     MessageEvent,
+    Skip,
     encode,
+    skip_message_id,
 )
 from streams.partitioning import partition_for
 from streams.status import RANK_OF
@@ -37,6 +40,7 @@ class Expected:
     read: int
     played: int
     failed: int
+    skipped: int = 0
 
 
 def oracle(events: Iterable[MessageEvent]) -> dict[str, Expected]:
@@ -44,14 +48,23 @@ def oracle(events: Iterable[MessageEvent]) -> dict[str, Expected]:
     campaign_of: dict[str, str] = {}
     ranks: dict[str, int] = defaultdict(int)
     failed: set[str] = set()
+    attempted: set[tuple[str, str]] = set()
+    skipped: set[tuple[str, str]] = set()
     for event in events:
         if isinstance(event, Dispatch):
             campaign_of.setdefault(event.message_id, event.campaign_id)
+            attempted.add((event.campaign_id, event.recipient))
+        elif isinstance(event, Skip):
+            skipped.add((event.campaign_id, event.recipient))
+        elif isinstance(event, Attempt):
+            continue  # the worker's own bookkeeping, never sent by a sender
         elif event.status == "failed":
             failed.add(event.message_id)
         else:
             ranks[event.message_id] = max(ranks[event.message_id], RANK_OF[event.status])
-    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0])
+    for campaign, recipient in skipped:  # a dispatch after a skip cancels it
+        tallies[campaign][6] += (campaign, recipient) not in attempted
     for message_id, campaign in campaign_of.items():
         rank = ranks[message_id]
         row = tallies[campaign]
@@ -77,6 +90,7 @@ def campaign_events(
     workspace_of: dict[str, str] | None = None,
     prefix: str = "",
     start: datetime = datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
+    skip_share: float = 0.0,
 ) -> list[MessageEvent]:
     """Dispatches and acks of whole campaigns, shuffled, with the awkward cases of spec §2:
     duplicates, acks before their dispatch, read without delivered, failed then delivered,
@@ -89,12 +103,30 @@ def campaign_events(
         for m in range(messages_per_campaign):
             message_id = f"{prefix}c{c}-m{m}"
             at = start + timedelta(seconds=m * 0.01)
+            recipient = f"+5511{c:03d}{m:06d}"
+            roll = rng.random()
+            if roll < skip_share:
+                # skipped (twice, reasons differing); a third of them dispatched after all
+                for code, reason in (("no_account", "No WhatsApp account"), ("opt_out", "")):
+                    events.append(
+                        Skip(
+                            message_id=skip_message_id(campaign_id, recipient),
+                            campaign_id=campaign_id,
+                            workspace_id=workspace,
+                            recipient=recipient,
+                            reason_code=code,
+                            reason=reason,
+                            received_at=at,
+                        )
+                    )
+                if roll > skip_share * 2 / 3:
+                    continue
             events.append(
                 Dispatch(
                     message_id=message_id,
                     campaign_id=campaign_id,
                     workspace_id=workspace,
-                    recipient=f"+5511{c:03d}{m:06d}",
+                    recipient=recipient,
                     dispatched_at=at,
                     received_at=at,
                 )

@@ -1,4 +1,5 @@
-"""The canonical API's bodies (``/v1/events``, ``/v1/dispatches``, ``/v1/campaigns``).
+"""The canonical API's bodies (``/v1/events``, ``/v1/dispatches``, ``/v1/skips``,
+``/v1/campaigns``).
 
 Each accepts one JSON object, a JSON array of them, or NDJSON (one object per line), because
 senders batch differently and NDJSON streams from files without building a big array.
@@ -18,7 +19,9 @@ from streams.events import (
     CampaignRegistration,
     Dispatch,
     NonEmpty,
+    Skip,
     idempotency_key,
+    skip_message_id,
 )
 from streams.status import StatusName
 
@@ -47,6 +50,21 @@ class DispatchIn(msgspec.Struct, frozen=True, kw_only=True):
     workspace_id: NonEmpty
     recipient: Short = ""
     dispatched_at: AwareDatetime | None = None
+
+
+class SkipIn(msgspec.Struct, frozen=True, kw_only=True):
+    """An audience member the sender will not attempt, and why (no WhatsApp account, opted out…).
+
+    The lengths keep ``skip:{campaign_id}:{recipient}``, the skip's message id, within the 512
+    characters every message id may have.
+    """
+
+    campaign_id: Annotated[str, msgspec.Meta(min_length=1, max_length=250)]
+    workspace_id: NonEmpty
+    recipient: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    reason_code: Short = ""
+    reason: Short = ""
+    occurred_at: AwareDatetime | None = None
 
 
 class CampaignIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +116,7 @@ def _decode_many(body: bytes, decoders: _Many[T], ndjson: bool) -> list[T]:
 
 _EVENTS = _Many(EventIn)
 _DISPATCHES = _Many(DispatchIn)
+_SKIPS = _Many(SkipIn)
 _CAMPAIGNS = _Many(CampaignIn)
 
 
@@ -107,6 +126,10 @@ def parse_events(body: bytes, received_at: datetime, ndjson: bool = False) -> li
 
 def parse_dispatches(body: bytes, received_at: datetime, ndjson: bool = False) -> list[Dispatch]:
     return [_dispatch(d, received_at) for d in _decode_many(body, _DISPATCHES, ndjson)]
+
+
+def parse_skips(body: bytes, received_at: datetime, ndjson: bool = False) -> list[Skip]:
+    return [_skip(s, received_at) for s in _decode_many(body, _SKIPS, ndjson)]
 
 
 def parse_campaigns(
@@ -138,6 +161,19 @@ def _dispatch(d: DispatchIn, received_at: datetime) -> Dispatch:
         recipient=d.recipient,
         dispatched_at=d.dispatched_at,
         received_at=received_at,
+    )
+
+
+def _skip(s: SkipIn, received_at: datetime) -> Skip:
+    return Skip(
+        message_id=skip_message_id(s.campaign_id, s.recipient),
+        campaign_id=s.campaign_id,
+        workspace_id=s.workspace_id,
+        recipient=s.recipient,
+        received_at=received_at,
+        reason_code=s.reason_code,
+        reason=s.reason,
+        occurred_at=s.occurred_at,
     )
 
 

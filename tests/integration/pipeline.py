@@ -92,6 +92,7 @@ class SnapshotReader:
                 read=snap.statistics.total_read_count,
                 played=snap.statistics.total_played_count,
                 failed=snap.statistics.total_failed_count,
+                skipped=snap.statistics.skipped_count,
             )
             for campaign, snap in self.latest.items()
         }

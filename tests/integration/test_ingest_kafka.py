@@ -11,9 +11,11 @@ import pytest
 from streams.events import (
     AckEvent,
     Dispatch,
+    Skip,
     decode_campaign_event,
     decode_event_batch,
     decode_ingest_dead_letter,
+    skip_message_id,
 )
 from streams.partitioning import partition_for
 from streams.topics import Topics
@@ -32,7 +34,7 @@ from tests.integration.test_ingest_support import (
 pytestmark = pytest.mark.integration
 
 
-def _events_on(bootstrap: str, topics: Topics) -> list[tuple[int, str, AckEvent | Dispatch]]:
+def _events_on(bootstrap: str, topics: Topics) -> list[tuple[int, str, AckEvent | Dispatch | Skip]]:
     """(partition, record key, event) of every event on ack-events, checking the packing rule."""
     found = []
     for partition, key, value in read_topic(bootstrap, topics.ack_events):
@@ -98,6 +100,57 @@ async def test_dispatches_and_campaigns(kafka_bootstrap: str, topics: Topics) ->
         assert key == campaign.campaign_id
         assert partition == partition_for(key, topics.partitions)
         assert campaign.total_recipients == 20
+
+
+async def test_skips_land_on_ack_events_at_their_recipients_partition(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    settings = ingest_settings(kafka_bootstrap, topics.prefix, topics.partitions)
+    skips = [
+        {
+            "campaign_id": "c9",
+            "workspace_id": "w1",
+            "recipient": f"+55119{i:04d}",
+            "reason_code": "opted_out" if i % 2 else "no_whatsapp",
+            "reason": f"reason {i}",
+        }
+        for i in range(40)
+    ]
+    ndjson = b"\n".join(dumps(s) for s in skips[30:])
+    async with ingest_client(settings) as client:
+        answer = await client.post("/v1/skips", data=dumps(skips[:30]), headers=API)
+        assert (answer.status, await answer.json()) == (200, {"accepted": 30})
+        answer = await client.post(
+            "/v1/skips", data=ndjson, headers={**API, "Content-Type": "application/x-ndjson"}
+        )
+        assert (answer.status, await answer.json()) == (200, {"accepted": 10})
+        refused = await client.post("/v1/skips", data=dumps({**skips[0], "recipient": ""}))
+        assert refused.status == 401  # no token: nothing produced
+        refused = await client.post(
+            "/v1/skips", data=dumps([skips[0], {**skips[1], "recipient": ""}]), headers=API
+        )
+        assert refused.status == 422
+        assert (await refused.json())["field"] == "$[1].recipient"
+        metrics = await (await client.get("/metrics")).text()
+    landed = _events_on(kafka_bootstrap, topics)  # checks partition_for(every event's id)
+    assert all(isinstance(e, Skip) for _, _, e in landed)
+    by_id = {e.message_id: (p, e) for p, _, e in landed}
+    assert len(landed) == 40  # the refused request produced nothing
+    for given in skips:
+        skip_id = skip_message_id(given["campaign_id"], given["recipient"])
+        partition, skip = by_id[skip_id]
+        assert partition == partition_for(skip_id, topics.partitions)
+        assert isinstance(skip, Skip) and skip.received_at.tzinfo is not None
+        assert (skip.recipient, skip.reason_code, skip.reason) == (
+            given["recipient"],
+            given["reason_code"],
+            given["reason"],
+        )
+    assert 'tickstream_ingest_events_accepted_total{provider="api",status="skip"} 40.0' in metrics
+    letters = [
+        decode_ingest_dead_letter(v) for _, _, v in read_topic(kafka_bootstrap, topics.ingest_dlq)
+    ]
+    assert [(d.endpoint, d.field) for d in letters] == [("/v1/skips", "$[1].recipient")]
 
 
 async def test_every_webhook_lands_and_bad_signatures_do_not(

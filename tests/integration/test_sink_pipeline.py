@@ -17,10 +17,10 @@ import msgspec
 import psycopg
 import pytest
 import sqlalchemy as sa
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from sink.lag import group_lag
-from sink.merge import effective_status_sql, latest_snapshots, latest_windows, merge_statuses
+from sink.merge import latest_snapshots, latest_windows, merge_statuses, row_status, row_status_sql
 from sink.migrate import upgrade
 from sink.models import campaign_stats, campaign_stats_windows, campaigns, message_status
 from sink.records import Item, Origin, decode_dead_letter
@@ -34,6 +34,7 @@ from streams.events import (
     Statistics,
     WindowCounts,
     encode,
+    skip_message_id,
 )
 from streams.settings import Settings, sqlalchemy_url
 from streams.status import effective_status
@@ -43,6 +44,11 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TABLES = [campaigns, campaign_stats, campaign_stats_windows, message_status]
+COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
 
 # --------------------------------------------------------------------------- records
 
@@ -90,6 +96,42 @@ def status_records(rng: random.Random, messages: int, prefix: str = "m") -> list
         campaign = (f"c{n % 3}", f"w{n % 3 % 2}")
         records.extend(status_history(rng, f"{prefix}{n:06d}", campaign))
     records.extend(rng.sample(records, k=len(records) // 5))
+    rng.shuffle(records)
+    return records
+
+
+def skip_records(rng: random.Random, recipients: int) -> list[MessageStatus]:
+    """Skip rows as the worker emits them: skipped with a reason, some later attempted (the
+    attempted record may come without the reason, and in any order), with duplicates."""
+    records: list[MessageStatus] = []
+    for n in range(recipients):
+        campaign, recipient = f"c{n % 3}", f"+55{n:06d}"
+        skipped = MessageStatus(
+            message_id=skip_message_id(campaign, recipient),
+            campaign_id=campaign,
+            workspace_id=f"w{n % 3 % 2}",
+            recipient=recipient,
+            status="skipped",
+            max_rank=0,
+            failed=False,
+            updated_at=T0 + timedelta(seconds=n % 7),
+            skipped=True,
+            skip_reason_code=rng.choice(["", "no_whatsapp", "opted_out"]),
+            skip_reason=rng.choice(["", "no account", "asked to stop"]),
+        )
+        records.append(skipped)
+        if rng.random() < 0.4:
+            records.append(
+                msgspec.structs.replace(
+                    skipped,
+                    status="attempted",
+                    attempted=True,
+                    skip_reason_code="",
+                    skip_reason="",
+                    updated_at=skipped.updated_at + timedelta(seconds=1),
+                )
+            )
+    records.extend(rng.sample(records, k=len(records) // 4))
     rng.shuffle(records)
     return records
 
@@ -195,7 +237,13 @@ def wait_caught_up(bootstrap: str, group_id: str, topics: Topics, timeout: float
     deadline = time.monotonic() + timeout
     lag = -1
     while time.monotonic() < deadline:
-        lag = group_lag(bootstrap, group_id, source_topics(topics))
+        try:
+            lag = group_lag(bootstrap, group_id, source_topics(topics))
+        except KafkaException as exc:  # the group's coordinator still loading, or moving
+            if exc.args[0].code() not in COORDINATOR_MOVING:
+                raise
+            time.sleep(0.2)
+            continue
         if lag == 0:
             return
         time.sleep(0.2)
@@ -284,13 +332,17 @@ def extra_database(postgres_admin_url: str, name: str) -> Iterator[str]:
 
 def test_the_sql_status_is_the_python_status(database_url: str) -> None:
     engine = sa.create_engine(database_url)
-    domain = [(rank, failed) for rank in range(5) for failed in (False, True)]
+    flags = (False, True)
+    domain = [(r, f, s, a) for r in range(5) for f in flags for s in flags for a in flags]
+    sql = row_status_sql(":rank", ":failed", ":skipped", ":attempted")
     with engine.connect() as conn:
-        for rank, failed in domain:
-            sql = effective_status_sql(":rank", ":failed")
-            got = conn.execute(sa.text(f"SELECT {sql}"), {"rank": rank, "failed": failed}).scalar()
-            assert got == effective_status(rank, failed), (rank, failed)
-        outside = effective_status_sql("5", "false")
+        for rank, failed, skipped, attempted in domain:
+            given = {"rank": rank, "failed": failed, "skipped": skipped, "attempted": attempted}
+            got = conn.execute(sa.text(f"SELECT {sql}"), given).scalar()
+            assert got == row_status(rank, failed, skipped, attempted), given
+            if not skipped:
+                assert got == effective_status(rank, failed)
+        outside = row_status_sql("5", "false", "false", "false")
         assert conn.execute(sa.text(f"SELECT {outside}")).scalar() is None
     engine.dispose()
 
@@ -299,7 +351,8 @@ def test_merging_in_postgresql_equals_merging_in_python(database_url: str) -> No
     """Random records written in random batches: the table is the Python merge of all of them."""
     upgrade(database_url)
     rng = random.Random(5)
-    records = status_records(rng, 400)
+    records = status_records(rng, 400) + skip_records(rng, 150)
+    rng.shuffle(records)
     engine = sa.create_engine(database_url)
     start = 0
     while start < len(records):
@@ -405,6 +458,91 @@ def test_a_late_older_snapshot_never_overwrites_a_newer_one(
         ("c1", T0 + timedelta(seconds=7), 7, 7),
         ("c1", T0 + timedelta(seconds=9), 9, 9),
     ]
+
+
+def test_a_skip_then_its_attempt_and_the_funnel_statistics(
+    settings: Settings, topics: Topics, database_url: str, group_id: str
+) -> None:
+    upgrade(database_url)
+    bootstrap = settings.kafka_bootstrap
+    skipped = MessageStatus(
+        message_id=skip_message_id("c1", "+5511"),
+        campaign_id="c1",
+        workspace_id="w1",
+        recipient="+5511",
+        status="skipped",
+        max_rank=0,
+        failed=False,
+        updated_at=T0,
+        skipped=True,
+        skip_reason_code="no_whatsapp",
+        skip_reason="the number has no WhatsApp account",
+    )
+    attempted = msgspec.structs.replace(
+        skipped,
+        status="attempted",
+        attempted=True,
+        skip_reason_code="",
+        skip_reason="",
+        updated_at=T0 + timedelta(seconds=3),
+    )
+    funnel = snapshot("c1", "w1", 4, window=4)
+    funnel = msgspec.structs.replace(
+        funnel,
+        window=msgspec.structs.replace(funnel.window, skipped=2),
+        statistics=msgspec.structs.replace(
+            funnel.statistics,
+            skipped_count=5,
+            queued_count=900,
+            awaiting_update_count=54,
+            pending_count=954,
+            started_at=T0 + timedelta(seconds=1),
+            completed_at=T0 + timedelta(minutes=5),
+        ),
+    )
+
+    def skip_row() -> dict[str, Any]:
+        (row,) = dump(database_url)["message_status"]
+        return row
+
+    with running_sink(settings, group_id):
+        produce_statuses(bootstrap, topics, [encode(MessageStatusBatch(statuses=[skipped]))])
+        wait_caught_up(bootstrap, group_id, topics)
+        assert skip_row()["status"] == "skipped"
+        produce_statuses(bootstrap, topics, [encode(MessageStatusBatch(statuses=[attempted]))])
+        produce_snapshots(bootstrap, topics, [funnel])
+        wait_caught_up(bootstrap, group_id, topics)
+    row = skip_row()
+    assert (row["status"], row["skipped"], row["attempted"]) == ("attempted", True, True)
+    assert (row["skip_reason_code"], row["skip_reason"]) == (
+        "no_whatsapp",
+        "the number has no WhatsApp account",
+    )
+    assert row["updated_at"] == attempted.updated_at
+    tables = dump(database_url)
+    (stats,) = tables["campaign_stats"]
+    statistics = funnel.statistics
+    assert {
+        name: stats[name]
+        for name in (
+            "skipped_count",
+            "queued_count",
+            "awaiting_update_count",
+            "pending_count",
+            "started_at",
+            "completed_at",
+        )
+    } == {
+        "skipped_count": 5,
+        "queued_count": 900,
+        "awaiting_update_count": 54,
+        "pending_count": 954,
+        "started_at": statistics.started_at,
+        "completed_at": statistics.completed_at,
+    }
+    assert stats["snapshot"]["statistics"]["skipped_count"] == 5
+    (window,) = tables["campaign_stats_windows"]
+    assert (window["skipped"], window["sent"]) == (2, 4)
 
 
 def test_poison_records_go_to_the_dead_letter_topic_and_the_sink_goes_on(

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_sigkill_during_a_run_keeps_counts_exact(
     kafka_bootstrap: str, topics: Topics, group_id: str, tmp_path: Path
 ) -> None:
-    events = campaign_events(8, 4_000, seed=11)
+    events = campaign_events(8, 4_000, seed=11, skip_share=0.06)
     assert len(events) >= 100_000
     expected = oracle(events)
     rng = random.Random(5)

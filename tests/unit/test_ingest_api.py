@@ -14,7 +14,7 @@ from ingest.batcher import group_by_partition, pack
 from ingest.dlq import dead_letter, safe_headers
 from ingest.payload import BadInput, event_time
 from ingest.providers import api
-from streams.events import AckEvent, Dispatch, decode_event_batch
+from streams.events import AckEvent, Dispatch, Skip, decode_event_batch, skip_message_id
 from streams.partitioning import partition_for, partitions_for
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
@@ -131,6 +131,68 @@ def test_dispatches_and_campaigns() -> None:
     assert caught.value.field == "$[0]"
 
 
+SKIP = {
+    "campaign_id": "789",
+    "workspace_id": "1",
+    "recipient": "+5511999999999",
+    "reason_code": "no_whatsapp",
+    "reason": "the number has no WhatsApp account",
+}
+
+
+def test_skips_become_skip_events_keyed_by_campaign_and_recipient() -> None:
+    single = api.parse_skips(_dumps(SKIP), NOW)
+    ndjson = api.parse_skips(_dumps(SKIP) + b"\n" + _dumps({**SKIP, "recipient": "+2"}), NOW)
+    many = api.parse_skips(_dumps([SKIP, {**SKIP, "recipient": "+2"}]), NOW)
+    assert single == ndjson[:1] == many[:1]
+    assert [s.message_id for s in many] == ["skip:789:+5511999999999", "skip:789:+2"]
+    assert single[0] == Skip(
+        message_id=skip_message_id("789", "+5511999999999"),
+        campaign_id="789",
+        workspace_id="1",
+        recipient="+5511999999999",
+        received_at=NOW,
+        reason_code="no_whatsapp",
+        reason="the number has no WhatsApp account",
+    )
+    bare = api.parse_skips(
+        _dumps({"campaign_id": "7", "workspace_id": "1", "recipient": "+3"}), NOW
+    )
+    assert (bare[0].reason_code, bare[0].reason, bare[0].occurred_at) == ("", "", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**SKIP, "recipient": ""}, "$.recipient"),
+        ({k: v for k, v in SKIP.items() if k != "recipient"}, "$"),
+        ({**SKIP, "campaign_id": ""}, "$.campaign_id"),
+        ({**SKIP, "reason_code": 131026}, "$.reason_code"),
+        ({**SKIP, "reason": None}, "$.reason"),
+        ({**SKIP, "recipient": "+1" * 200}, "$.recipient"),
+        ({**SKIP, "campaign_id": "c" * 251}, "$.campaign_id"),
+        ([SKIP, {**SKIP, "workspace_id": ""}], "$[1].workspace_id"),
+    ],
+)
+def test_skip_refusals_name_the_field(body: object, field: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        api.parse_skips(_dumps(body), NOW)
+    assert (caught.value.field, caught.value.status) == (field, 422)
+    if field == "$":
+        assert "recipient" in caught.value.reason
+
+
+@given(
+    campaign=st.text(min_size=1, max_size=250),
+    recipient=st.text(min_size=1, max_size=256),
+)
+def test_every_accepted_skip_id_is_a_valid_message_id(campaign: str, recipient: str) -> None:
+    body = _dumps({"campaign_id": campaign, "workspace_id": "w", "recipient": recipient})
+    (skip,) = api.parse_skips(body, NOW)
+    assert skip.message_id == f"skip:{campaign}:{recipient}"
+    assert decode_event_batch(pack([skip])[0][1]).events == [skip]  # the worker can read it
+
+
 def test_event_times() -> None:
     assert event_time(None, "$") is None and event_time("", "$") is None
     assert (
@@ -224,14 +286,18 @@ def test_accepted_metric_series_stay_bounded() -> None:
         metrics.count_accepted([event, event])
     dispatch = Dispatch(message_id="m", campaign_id="c", workspace_id="w")
     metrics.count_accepted([dispatch])
+    skip = Skip(message_id="s", campaign_id="c", workspace_id="w", recipient="r", received_at=NOW)
+    metrics.count_accepted([skip, skip])
     samples = {
         (s.labels["provider"], s.labels["status"]): s.value
         for metric in metrics.registry.collect()
         for s in metric.samples
         if s.name == "tickstream_ingest_events_accepted_total"
     }
-    assert len(samples) == MAX_LABEL_PAIRS + 2  # + ("other", "sent") and ("other", "dispatch")
+    # + ("other", "sent"), ("other", "dispatch") and ("other", "skip")
+    assert len(samples) == MAX_LABEL_PAIRS + 3
     assert samples[("p0", "sent")] == 2
     assert samples[("other", "sent")] == 2 * 50
     assert samples[("other", "dispatch")] == 1
-    assert sum(samples.values()) == 2 * (MAX_LABEL_PAIRS + 50) + 1
+    assert samples[("other", "skip")] == 2
+    assert sum(samples.values()) == 2 * (MAX_LABEL_PAIRS + 50) + 3

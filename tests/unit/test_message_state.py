@@ -4,14 +4,16 @@ equal an oracle that recomputes them from scratch."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.aggregates import PartitionAggregates
-from streams.events import AckEvent, Dispatch, MessageEvent
-from streams.message_state import EMPTY, contribution, fold, join
+from streams.events import AckEvent, Attempt, Dispatch, MessageEvent, Skip, skip_message_id
+from streams.message_state import EMPTY, contribution, fold, join, status_record
+from streams.stats import counters_of, statistics
 from streams.status import effective_status
 from tickstream.workload import Expected, oracle
 
@@ -92,7 +94,7 @@ def counts_from_states(events: list[MessageEvent]) -> dict[str, Expected]:
     per_message: dict[str, list[MessageEvent]] = defaultdict(list)
     for event in events:
         per_message[event.message_id].append(event)
-    tallies: dict[str, list[int]] = defaultdict(lambda: [0] * 6)
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0] * 7)
     for message_events_ in per_message.values():
         state = fold(message_events_)
         if state.campaign_id:
@@ -158,9 +160,9 @@ def test_late_sent_never_lowers_anything() -> None:
 
 def test_ack_before_dispatch_counts_when_the_dispatch_arrives() -> None:
     early = fold([ack("m", "delivered")])
-    assert contribution(early) == (0, 0, 0, 0, 0, 0)
+    assert contribution(early) == (0, 0, 0, 0, 0, 0, 0)
     joined = join(early, dispatch("m"))
-    assert contribution(joined) == (1, 1, 1, 0, 0, 0)
+    assert contribution(joined) == (1, 1, 1, 0, 0, 0, 0)
 
 
 def test_group_message_rank_is_the_highest_participant() -> None:
@@ -183,3 +185,100 @@ def test_duplicates_change_nothing() -> None:
 def test_second_campaign_cannot_steal_a_message() -> None:
     state = fold([dispatch("m", "c1"), dispatch("m", "c2")])
     assert state.campaign_id == "c1"
+
+
+# ------------------------------------------------------------- issue 9: skips and the funnel
+
+
+def skip(recipient: str, campaign: str = "c1", code: str = "no_account") -> Skip:
+    return Skip(
+        message_id=skip_message_id(campaign, recipient),
+        campaign_id=campaign,
+        workspace_id="w1",
+        recipient=recipient,
+        reason_code=code,
+        received_at=T0,
+    )
+
+
+def dispatch_to(message_id: str, recipient: str, campaign: str = "c1") -> Dispatch:
+    return Dispatch(
+        message_id=message_id,
+        campaign_id=campaign,
+        workspace_id="w1",
+        recipient=recipient,
+        received_at=T0,
+    )
+
+
+def with_attempts(events: list[MessageEvent]) -> list[MessageEvent]:
+    """What the worker adds: every dispatch tells its recipient's skip it was attempted."""
+    return events + [
+        Attempt(message_id=skip_message_id(e.campaign_id, e.recipient), received_at=T0)
+        for e in events
+        if isinstance(e, Dispatch) and e.recipient
+    ]
+
+
+def test_a_skip_counts_once_however_often_reported() -> None:
+    counts = counts_from_states([skip("+1"), skip("+1", code="opt_out"), skip("+2")])
+    assert counts["c1"].skipped == 2 and counts["c1"].dispatched == 0
+
+
+def test_a_dispatch_after_a_skip_cancels_it_in_any_order() -> None:
+    events = with_attempts([skip("+1"), dispatch_to("m1", "+1"), ack("m1", "delivered")])
+    for order in (events, events[::-1]):
+        counts = counts_from_states(order)
+        assert (counts["c1"].skipped, counts["c1"].dispatched, counts["c1"].delivered) == (0, 1, 1)
+    assert status_record("s", fold([skip("+1")]), T0).status == "skipped"
+    attempted = fold([skip("+1"), *with_attempts([dispatch_to("m1", "+1")])[1:]])
+    assert status_record("s", attempted, T0).status == "attempted"
+
+
+funnel_events = st.lists(
+    st.one_of(
+        st.builds(
+            dispatch_to,
+            message_id=st.sampled_from(["a", "b", "c", "d", "e"]),
+            recipient=st.sampled_from(["+1", "+2", "+3", "+4"]),
+            campaign=st.sampled_from(["c1", "c2"]),
+        ),
+        st.builds(
+            skip,
+            recipient=st.sampled_from(["+1", "+2", "+3", "+4", "+5"]),
+            campaign=st.sampled_from(["c1", "c2"]),
+            code=st.sampled_from(["no_account", "opt_out", "invalid_number"]),
+        ),
+        st.builds(
+            ack,
+            message_id=st.sampled_from(["a", "b", "c", "d", "e"]),
+            status=statuses,
+            second=st.integers(0, 9),
+        ),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300)
+@given(funnel_events, st.integers(0, 12), st.randoms(use_true_random=False))
+def test_the_funnel_adds_up_to_the_audience(
+    events: list[MessageEvent], registered: int, rng
+) -> None:
+    """total = queued + awaiting update + sent + failed + skipped, for any mix and order."""
+    shuffled = with_attempts(events)
+    rng.shuffle(shuffled)
+    counts = counts_from_states(shuffled)
+    assert counts == oracle(shuffled)  # (conflicting dispatches: first in log order wins)
+    for expected in counts.values():
+        stats = statistics(counters_of(astuple(expected)), registered, T0)
+        parts = (
+            stats.queued_count,
+            stats.awaiting_update_count,
+            stats.total_sent_count,
+            stats.total_failed_count,
+            stats.skipped_count,
+        )
+        assert min(parts) >= 0
+        assert sum(parts) == stats.total_message_count
+        assert stats.pending_count == stats.queued_count + stats.awaiting_update_count

@@ -14,6 +14,7 @@ from sink.merge import (
     merge_participants,
     merge_status,
     merge_statuses,
+    row_status,
 )
 from streams.events import MessageStatus, Snapshot, Statistics, WindowCounts
 from streams.status import effective_status
@@ -45,6 +46,10 @@ def statuses(draw: st.DrawFn, message_id: str = "m1") -> MessageStatus:
         error_code=draw(texts),
         error_title=draw(texts),
         participants=draw(st.dictionaries(st.sampled_from(["p1", "p2", "p3"]), st.integers(0, 4))),
+        skipped=draw(st.booleans()),
+        attempted=draw(st.booleans()),
+        skip_reason_code=draw(texts),
+        skip_reason=draw(texts),
     )
 
 
@@ -72,7 +77,15 @@ def test_a_merge_never_lowers_anything(a: MessageStatus, b: MessageStatus) -> No
     merged = merge_status(a, b)
     assert merged.max_rank == max(a.max_rank, b.max_rank)
     assert merged.failed == (a.failed or b.failed)
-    assert merged.status == effective_status(merged.max_rank, merged.failed)
+    assert merged.skipped == (a.skipped or b.skipped)
+    assert merged.attempted == (a.attempted or b.attempted)
+    assert merged.status == row_status(
+        merged.max_rank, merged.failed, merged.skipped, merged.attempted
+    )
+    reasons = {(a.skip_reason_code, a.skip_reason), (b.skip_reason_code, b.skip_reason)}
+    assert (merged.skip_reason_code, merged.skip_reason) in reasons
+    if reasons - {("", "")}:
+        assert (merged.skip_reason_code, merged.skip_reason) != ("", "")  # a given reason wins
     for name in ("dispatched_at", "sent_at", "delivered_at", "read_at", "played_at", "failed_at"):
         known = [t for t in (getattr(a, name), getattr(b, name)) if t is not None]
         assert getattr(merged, name) == (min(known) if known else None)
@@ -122,6 +135,42 @@ def test_the_error_is_the_earliest_failures() -> None:
         updated_at=T0,
     )
     assert merge_status(unknown, late).error_code == "131049"
+
+
+def skip_record(attempted: bool, code: str = "", reason: str = "") -> MessageStatus:
+    return MessageStatus(
+        message_id="skip:c:+1",
+        campaign_id="c",
+        workspace_id="w",
+        recipient="+1",
+        status="attempted" if attempted else "skipped",
+        max_rank=0,
+        failed=False,
+        updated_at=T0,
+        skipped=True,
+        attempted=attempted,
+        skip_reason_code=code,
+        skip_reason=reason,
+    )
+
+
+def test_a_skip_followed_by_a_dispatch_is_attempted_in_any_order() -> None:
+    skipped = skip_record(False, "no_whatsapp", "no WhatsApp account")
+    attempted = skip_record(True)
+    for records in ([skipped, attempted], [attempted, skipped], [skipped, attempted, skipped]):
+        (row,) = merge_statuses(records)
+        assert (row.status, row.skipped, row.attempted) == ("attempted", True, True)
+        assert (row.skip_reason_code, row.skip_reason) == ("no_whatsapp", "no WhatsApp account")
+    assert merge_statuses([skipped, skipped])[0].status == "skipped"
+
+
+def test_row_status_of_skips_and_messages() -> None:
+    for rank in range(5):
+        for failed in (False, True):
+            assert row_status(rank, failed, False, False) == effective_status(rank, failed)
+            assert row_status(rank, failed, False, True) == effective_status(rank, failed)
+            assert row_status(rank, failed, True, False) == "skipped"
+            assert row_status(rank, failed, True, True) == "attempted"
 
 
 def test_delivery_beats_an_earlier_failure() -> None:
