@@ -28,8 +28,12 @@ RECIPIENT_COLUMNS = (
     "failed_at",
     "error_code",
     "error_title",
+    "skip_reason_code",
+    "skip_reason",
 )
-SERIES_COUNTS = ("sent", "delivered", "read", "played", "failed")
+# A skip row whose recipient was dispatched after all: the recipient's message row stands for it.
+ATTEMPTED = "attempted"
+SERIES_COUNTS = ("sent", "delivered", "read", "played", "failed", "skipped")
 SERIES_TOTALS = (
     "total_sent_count",
     "total_delivered_count",
@@ -152,8 +156,8 @@ async def series(
 def _recipients_query(campaign_id: str, status: str | None) -> sa.Select[Any]:
     m = message_status
     stmt = sa.select(*(m.c[n] for n in RECIPIENT_COLUMNS)).where(m.c.campaign_id == campaign_id)
-    if status:
-        stmt = stmt.where(m.c.status == status)
+    wanted = m.c.status == status if status else m.c.status != ATTEMPTED
+    stmt = stmt.where(wanted)
     return stmt.order_by(m.c.message_id)
 
 

@@ -13,6 +13,9 @@ DEFAULT_SERIES_SPAN = timedelta(hours=1)
 MAX_SERIES_POINTS = 10_000
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
+# What ``status`` may filter on: the message statuses and skipped recipients ("attempted" skip
+# rows are superseded by the recipient's message row and never listed).
+RECIPIENT_STATUSES = tuple(dict.fromkeys((*STATUSES, "skipped")))
 
 
 class ParamError(ValueError):
@@ -67,8 +70,8 @@ def series_query(query: Mapping[str, str], now: datetime, window_seconds: float)
 
 def recipients_query(query: Mapping[str, str]) -> RecipientsQuery:
     status = query.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise ParamError("status", f"must be one of {', '.join(STATUSES)}")
+    if status is not None and status not in RECIPIENT_STATUSES:
+        raise ParamError("status", f"must be one of {', '.join(RECIPIENT_STATUSES)}")
     limit = DEFAULT_PAGE
     if query.get("limit"):
         try:

@@ -31,7 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from gateway.auth import issue_token
 from sink.migrate import upgrade
 from sink.models import campaign_stats, message_status
+from streams.events import Counters, Snapshot, WindowCounts
+from streams.settings import Settings
+from streams.stats import statistics
 from streams.topics import Topics
+from tests.integration import test_gateway_helpers as gw
 from tests.integration.pipeline import service_env, start_service, stop
 from tickstream.infra import free_port
 
@@ -430,6 +434,198 @@ async def _status_counts_are(engine: AsyncEngine, campaign: str, **want: int) ->
     return all(counts.get(status, 0) == n for status, n in want.items())
 
 
+# ------------------------------------------------------------------ the funnel with skips
+
+FUNNEL_CAMPAIGN = "f1"
+# 20 in the audience: 8 read, 3 delivered, 2 sent, 2 failed, 1 awaiting an update, 3 skipped
+# (two reasons), 1 queued (no row yet); recipient 0 was skipped first and then dispatched after
+# all, so its skip row is "attempted" and must appear nowhere.
+FUNNEL_MESSAGES = ["read"] * 8 + ["delivered"] * 3 + ["sent"] * 2 + ["failed"] * 2 + ["pending"]
+FUNNEL_SKIPS = [
+    (16, "skipped", "no_whatsapp", "No WhatsApp account"),
+    (17, "skipped", "no_whatsapp", "No WhatsApp account"),
+    (18, "skipped", "opted_out", "Opted out of marketing"),
+    (0, "attempted", "invalid_number", "Number looked invalid"),
+]
+RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 0}
+FUNNEL_FIELDS = {  # funnel element id → campaign_stats column
+    "funnel-audience": "total_message_count",
+    "funnel-sent": "total_sent_count",
+    "funnel-delivered": "total_delivered_count",
+    "funnel-read": "total_read_count",
+    "funnel-failed": "total_failed_count",
+    "funnel-skipped": "skipped_count",
+    "count-queued": "queued_count",
+    "count-awaiting": "awaiting_update_count",
+}
+
+
+def funnel_rows(now: datetime) -> list[dict[str, Any]]:
+    """message_status rows as the sink writes them: messages, then skip rows."""
+    times = ("dispatched_at", "sent_at", "delivered_at", "read_at", "failed_at")
+    texts = ("error_code", "error_title", "skip_reason_code", "skip_reason")
+    base = {"campaign_id": FUNNEL_CAMPAIGN, "workspace_id": "W", "updated_at": now}
+    base |= dict.fromkeys(times) | dict.fromkeys(texts, "") | {"skipped": False, "attempted": False}
+    rows = []
+    for i, status in enumerate(FUNNEL_MESSAGES):
+        rank = RANK[status]
+        rows.append(
+            base
+            | {
+                "message_id": f"wamid.{i:02}",
+                "recipient": f"+5511900{i:02}",
+                "status": status,
+                "max_rank": rank,
+                "failed": status == "failed",
+                "dispatched_at": now - timedelta(seconds=60),
+                "sent_at": now - timedelta(seconds=50) if rank >= 1 else None,
+                "delivered_at": now - timedelta(seconds=40) if rank >= 2 else None,
+                "read_at": now - timedelta(seconds=30) if rank >= 3 else None,
+                "failed_at": now if status == "failed" else None,
+                "error_code": "131026" if status == "failed" else "",
+                "error_title": "Message undeliverable" if status == "failed" else "",
+            }
+        )
+    for i, status, code, reason in FUNNEL_SKIPS:
+        recipient = f"+5511900{i:02}"
+        rows.append(
+            base
+            | {
+                "message_id": f"skip:{FUNNEL_CAMPAIGN}:{recipient}",
+                "recipient": recipient,
+                "status": status,
+                "max_rank": 0,
+                "failed": False,
+                "skipped": True,
+                "attempted": status == "attempted",
+                "skip_reason_code": code,
+                "skip_reason": reason,
+            }
+        )
+    return rows
+
+
+def funnel_snapshot(seq: int, counters: Counters, started: datetime, done: bool) -> Snapshot:
+    now = datetime.now(UTC)
+    return Snapshot(
+        campaign_id=FUNNEL_CAMPAIGN,
+        campaign_uuid="",
+        workspace_id="W",
+        seq=seq,
+        window=WindowCounts(start=now - timedelta(seconds=1), end=now),
+        statistics=statistics(
+            counters, 20, now, started_at=started, completed_at=now if done else None
+        ),
+        timestamp=now,
+        campaign_name="Funnel check",
+    )
+
+
+async def page_number(page: Page, element_id: str) -> int:
+    return digits(await page.text_content(f"#{element_id}"))
+
+
+async def funnel_matches(page: Page, row: dict[str, Any], rest: dict[str, Any]) -> None:
+    """Every funnel figure equals PostgreSQL's campaign_stats row and the REST snapshot."""
+    await page.wait_for_function(
+        "n => document.querySelector('#funnel-audience')?.textContent === String(n)",
+        arg=row["total_message_count"],
+        timeout=WAIT_MS,
+    )
+    for element_id, column in FUNNEL_FIELDS.items():
+        shown = await page_number(page, element_id)
+        assert shown == row[column] == rest[column], element_id
+    attempted = row["total_message_count"] - row["queued_count"] - row["skipped_count"]
+    assert await page_number(page, "funnel-attempted") == attempted == rest["dispatched_count"]
+
+
+async def skipped_filter_lists(page: Page, reasons: list[tuple[str, str]]) -> None:
+    """The recipient table filtered by skipped: exactly these (code, reason) rows, by id order."""
+    await page.check('#status-filter input[value="skipped"]')
+    await rows_become(page, len(reasons))
+    assert await table_statuses(page) == ["skipped"] * len(reasons)
+    shown = await page.eval_on_selector_all(
+        "#recipients tbody tr", "rows => rows.map(r => r.querySelector('.error-cell').textContent)"
+    )
+    assert shown == [f"{code} {reason}" for code, reason in reasons]
+    assert "⊘" in (await page.text_content("#recipients tbody") or "")
+
+
+async def test_dashboard_funnel_matches_postgres_and_lists_skip_reasons(
+    settings: Settings, engine: AsyncEngine, browser: Browser
+) -> None:
+    """Rows and snapshots are written directly (as the sink and worker write them), so the page
+    is checked against PostgreSQL and the REST API with skips in the data."""
+    sync = gw.prepare_database(settings.database_url)
+    gw.insert_campaign(sync, FUNNEL_CAMPAIGN, "W")
+    now = datetime.now(UTC)
+    with sync.begin() as conn:
+        conn.execute(message_status.insert(), funnel_rows(now))
+    started = now - timedelta(minutes=2, seconds=5)
+    counters = Counters(dispatched=16, sent=13, delivered=11, read=8, failed=2, skipped=3)
+    gw.store_snapshot(sync, funnel_snapshot(1, counters, started, done=False))
+    row = await stats_row(engine, FUNNEL_CAMPAIGN)
+    assert row is not None and (row["queued_count"], row["awaiting_update_count"]) == (1, 1)
+
+    async with (
+        gw.running_gateway(gw.gateway_settings(settings)) as (_, base),
+        aiohttp.ClientSession() as http,
+    ):
+        headers = {"Authorization": f"Bearer {gw.token('W')}"}
+        async with http.get(f"{base}/api/campaigns/{FUNNEL_CAMPAIGN}", headers=headers) as resp:
+            body = await resp.json()
+        assert resp.status == 200, body
+        rest = body["statistics"]
+        context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{base}/?token={gw.token('W')}#/campaigns/{FUNNEL_CAMPAIGN}")
+        await funnel_matches(page, row, rest)
+        assert await counter(page, "skipped") == 3
+        assert await page.text_content("#campaign-phase") == "Sending"
+        assert await page.text_content("#completed-at") == "not yet"
+        assert (await page.text_content("#duration") or "").endswith("so far")
+
+        # skip reasons grouped like failure codes; the attempted skip is not among them
+        await page.wait_for_function(
+            "document.querySelector('#skips')?.textContent.includes('no_whatsapp')",
+            timeout=WAIT_MS,
+        )
+        skips = await page.eval_on_selector_all(
+            "#skips tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+        )
+        assert [(code, reason, count.split()[0]) for code, reason, count in skips] == [
+            ("no_whatsapp", "No WhatsApp account", "2"),
+            ("opted_out", "Opted out of marketing", "1"),
+        ]
+
+        # the recipient table: every row but the attempted skip; filtered, the skips and reasons
+        await rows_become(page, 19)
+        assert "invalid_number" not in (await page.text_content("#recipients tbody") or "")
+        await skipped_filter_lists(
+            page, [(code, reason) for _, _, code, reason in FUNNEL_SKIPS[:3]]
+        )
+
+        # completion: completed_at arrives live; the notification fires once, not per snapshot
+        done = Counters(dispatched=17, sent=15, delivered=12, read=8, failed=2, skipped=3)
+        gw.produce_snapshots(settings, [funnel_snapshot(2, done, started, done=True)])
+        await page.wait_for_selector("#campaign-phase:text('Completed')", timeout=WAIT_MS)
+        read_more = Counters(dispatched=17, sent=15, delivered=12, read=9, failed=2, skipped=3)
+        gw.produce_snapshots(settings, [funnel_snapshot(3, read_more, started, done=True)])
+        await expect_counter(page, "read", 9)
+        assert await page.locator(".toast-success").count() == 1
+        assert "3 skipped" in (await page.text_content(".toast-success") or "")
+        assert await page_number(page, "count-queued") == 0
+        assert await page_number(page, "funnel-attempted") == 17
+        assert await page.text_content("#completed-at") != "not yet"
+        assert "so far" not in (await page.text_content("#duration") or "")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-funnel.png"), full_page=True)
+        await context.close()
+    assert errors == []
+
+
 # ------------------------------------------------------------------ the page's pure helpers
 
 STATIC = Path(__file__).resolve().parents[2] / "gateway" / "static"
@@ -475,10 +671,23 @@ HELPERS_JS = """async () => {
     read: latency.read,
     labels: latency.labels,
     failures,
-    icons: ['sent', 'delivered', 'read', 'failed'].map(
+    icons: ['sent', 'delivered', 'read', 'failed', 'skipped'].map(
       (s) => `${f.statusMeta(s).icon} ${f.statusMeta(s).label}`,
     ),
     done: [[0, 10], [1, 10], [0, 0]].map(([p, t]) => f.progress(stats(p, t)).done),
+    doneAt: f.progress({ ...stats(1, 10), completed_at: at(9) }).done,
+    skips: f.skipBreakdown([
+      { status: 'skipped', skip_reason_code: 'opted_out', skip_reason: 'Opted out' },
+      { status: 'attempted', skip_reason_code: 'no_wa', skip_reason: 'No WhatsApp' },
+      { status: 'skipped', skip_reason_code: 'no_wa', skip_reason: 'No WhatsApp' },
+      { status: 'skipped', skip_reason_code: 'no_wa', skip_reason: 'No WhatsApp' },
+    ]),
+    funnel: f.funnel({
+      total_message_count: 20, skipped_count: 3, queued_count: 1, awaiting_update_count: 1,
+      total_sent_count: 13, total_delivered_count: 11, total_read_count: 8, total_failed_count: 2,
+    }),
+    took: f.lifecycle({ started_at: at(0), completed_at: at(125) }).seconds,
+    soFar: f.lifecycle({ started_at: at(0) }, t0 + 10000).seconds,
   };
 }"""
 
@@ -516,6 +725,95 @@ async def test_dashboard_helpers(static_site: str, browser: Browser) -> None:
         {"code": "131026", "title": "Undeliverable", "count": 2},
         {"code": "470", "title": "Outside window", "count": 1},
     ]
-    assert got["icons"] == ["✓ sent", "✓✓ delivered", "✓✓ read", "✗ failed"]
+    assert got["icons"] == ["✓ sent", "✓✓ delivered", "✓✓ read", "✗ failed", "⊘ skipped"]
     assert got["done"] == [True, False, False]
+    assert got["doneAt"] is True  # completed_at, when the worker stamps it, decides
+    assert got["skips"] == [
+        {"code": "no_wa", "title": "No WhatsApp", "count": 2},
+        {"code": "opted_out", "title": "Opted out", "count": 1},
+    ]
+    assert got["funnel"] == {
+        "audience": 20,
+        "attempted": 16,
+        "sent": 13,
+        "delivered": 11,
+        "read": 8,
+        "failed": 2,
+        "skipped": 3,
+        "queued": 1,
+        "awaiting": 1,
+    }
+    assert (got["took"], got["soFar"]) == (125, 10)
     await page.close()
+
+
+async def test_dashboard_funnel_end_to_end_with_skips(
+    pipeline: Pipeline, engine: AsyncEngine, browser: Browser, unique: str
+) -> None:
+    """Skips posted to ingest go through the worker and the sink: the page's funnel equals the
+    last snapshot in PostgreSQL and on the REST API, and the skipped filter lists the reasons."""
+    campaign, workspace = f"f{unique}", f"w{unique}"
+    phone = [f"+55119{i:07}" for i in range(12)]
+    async with aiohttp.ClientSession() as session:
+        sender = Sender(session, pipeline.ingest_url)
+        registration = {"campaign_id": campaign, "workspace_id": workspace, "total_recipients": 12}
+        await sender.post("/v1/campaigns", registration)
+        ids = {"campaign_id": campaign, "workspace_id": workspace}
+        # phone[7] is skipped first and then dispatched after all: its skip no longer counts
+        skips = [
+            (7, "invalid_number", "Number looked invalid"),
+            (8, "no_whatsapp", "No WhatsApp account"),
+            (9, "no_whatsapp", "No WhatsApp account"),
+            (10, "opted_out", "Opted out"),
+        ]
+        await sender.post(
+            "/v1/skips",
+            [ids | {"recipient": phone[i], "reason_code": c, "reason": r} for i, c, r in skips],
+        )
+        await stats_where(engine, campaign, skipped_count=4)
+        await sender.post(
+            "/v1/dispatches",
+            [ids | {"message_id": f"m{i:03}", "recipient": phone[i]} for i in range(8)],
+        )
+        await sender.statuses("sent", range(6))
+        await sender.statuses("delivered", range(4))
+        await sender.statuses("read", range(2))
+        await sender.statuses("failed", range(6, 7), error_code="131026", error_title="Gone")
+        # phone[11] is never dispatched nor skipped (queued); m007 awaits its first update
+        row = await stats_where(
+            engine,
+            campaign,
+            total_message_count=12,
+            skipped_count=3,
+            queued_count=1,
+            awaiting_update_count=1,
+            total_sent_count=6,
+            total_failed_count=1,
+            total_read_count=2,
+        )
+        await until(
+            lambda: _status_counts_are(engine, campaign, skipped=3, attempted=1, read=2),
+            "message_status rows",
+            PIPELINE_TIMEOUT,
+        )
+        token = issue_token(TOKEN_SECRET, workspace, 3600)
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"{pipeline.gateway_url}/api/campaigns/{campaign}"
+        async with session.get(url, headers=headers) as resp:
+            rest = (await resp.json())["statistics"]
+
+        context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"{pipeline.gateway_url}/?token={token}#/campaigns/{campaign}")
+        await funnel_matches(page, row, rest)
+        assert await page.text_content("#started-at") != "–"
+        await page.wait_for_function(
+            "document.querySelector('#skips')?.textContent.includes('no_whatsapp')",
+            timeout=WAIT_MS,
+        )
+        assert "invalid_number" not in (await page.text_content("#skips") or "")
+        await skipped_filter_lists(page, [(c, r) for _, c, r in skips[1:]])
+        await context.close()
+    assert errors == []

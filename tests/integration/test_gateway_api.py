@@ -99,7 +99,12 @@ async def test_rest_is_scoped_to_the_token_workspace(settings: Settings) -> None
 
         async with http.get(f"{base}/api/campaigns/a1", headers=auth("A")) as resp:
             assert resp.status == 200
-            assert (await resp.json())["seq"] == 3
+            snapshot = await resp.json()
+        assert snapshot["seq"] == 3
+        funnel = snapshot["statistics"]
+        assert (funnel["skipped_count"], funnel["queued_count"]) == (10, 955)
+        assert funnel["awaiting_update_count"] == 5 and funnel["completed_at"] is None
+        assert funnel["started_at"].endswith("Z")
         # by uuid too, and with ?token= (browsers' download links)
         async with http.get(f"{base}/api/campaigns/uuid-a1?token={token('A')}") as resp:
             assert resp.status == 200
@@ -176,7 +181,9 @@ async def test_recipients_pages_by_keyset_and_csv_matches(settings: Settings) ->
         rows = list(csv.reader(io.StringIO(text)))
         assert rows[0][:3] == ["message_id", "recipient", "status"]
         assert len(rows) == 121
-        assert rows[1][0] == "m00000" and rows[1][-1] == 'undeliverable, "quoted"'
+        assert rows[1][0] == "m00000"
+        assert rows[1][rows[0].index("error_title")] == 'undeliverable, "quoted"'
+        assert rows[0][-2:] == ["skip_reason_code", "skip_reason"]
 
 
 async def test_series_sums_windows_into_steps(settings: Settings) -> None:
@@ -192,6 +199,7 @@ async def test_series_sums_windows_into_steps(settings: Settings) -> None:
             seq=i + 1,
             sent=i,
             total_sent=sum(range(i + 1)),
+            skipped=i % 2,
         )
     async with (
         running_gateway(gateway_settings(settings)) as (_, base),
@@ -206,6 +214,7 @@ async def test_series_sums_windows_into_steps(settings: Settings) -> None:
         assert body["step"] == 5
         assert [p["sent"] for p in body["points"]] == [0 + 1 + 2 + 3 + 4, 5 + 6 + 7 + 8 + 9]
         assert [p["total_sent_count"] for p in body["points"]] == [10, 45]
+        assert [p["skipped"] for p in body["points"]] == [2, 3]
         assert body["points"][0]["start"] == "2026-11-01T12:00:00Z"
         assert body["points"][1]["end"] == "2026-11-01T12:00:10Z"
         async with http.get(f"{base}/api/campaigns/s1/series?step=0.1", headers=auth("W")) as resp:
@@ -237,6 +246,8 @@ async def test_ws_sends_current_snapshot_then_live_ones_and_scopes_channels(
             assert first["type"] == "snapshot" and first["channel"] == "campaign.a1"
             assert first["data"]["seq"] == 5
             assert first["data"]["statistics"]["total_sent_count"] == 50
+            assert first["data"]["statistics"]["skipped_count"] == 10
+            assert first["data"]["statistics"]["queued_count"] == 935
 
             produce_snapshots(settings, [make_snapshot("a1", "A", 6, sent=60)])
             live = await receive_until(ws, lambda f: f.get("type") == "snapshot")
@@ -360,3 +371,81 @@ async def test_a_slow_client_does_not_delay_a_fast_one(settings: Settings) -> No
                 assert await receive_until(fast, lambda f: f["type"] == "pong")
         finally:
             slow.close()
+
+
+def insert_skips(engine: sa.Engine, campaign_id: str, workspace: str) -> None:
+    """Two skips still standing and one whose recipient was dispatched after all (attempted)."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "message_id": f"skip:{campaign_id}:+49160{i}",
+            "campaign_id": campaign_id,
+            "workspace_id": workspace,
+            "recipient": f"+49160{i}",
+            "status": status,
+            "max_rank": 0,
+            "failed": False,
+            "skipped": True,
+            "attempted": status == "attempted",
+            "skip_reason_code": code,
+            "skip_reason": reason,
+            "updated_at": now,
+        }
+        for i, (status, code, reason) in enumerate(
+            [
+                ("skipped", "no_whatsapp", "no WhatsApp account"),
+                ("attempted", "opted_out", "opted out"),
+                ("skipped", "opted_out", "opted out, then asked again"),
+            ]
+        )
+    ]
+    with engine.begin() as conn:
+        conn.execute(message_status.insert(), rows)
+
+
+async def test_skipped_recipients_carry_their_reason_and_attempted_ones_are_never_listed(
+    settings: Settings,
+) -> None:
+    engine = prepare_database(settings.database_url)
+    insert_campaign(engine, "k1", "W")
+    insert_recipients(engine, "k1", "W", 6)
+    insert_skips(engine, "k1", "W")
+    async with (
+        running_gateway(gateway_settings(settings)) as (_, base),
+        aiohttp.ClientSession() as http,
+    ):
+        url = f"{base}/api/campaigns/k1/recipients?status=skipped"
+        async with http.get(url, headers=auth("W")) as resp:
+            skipped = (await resp.json())["recipients"]
+        assert [(r["recipient"], r["skip_reason_code"], r["skip_reason"]) for r in skipped] == [
+            ("+491600", "no_whatsapp", "no WhatsApp account"),
+            ("+491602", "opted_out", "opted out, then asked again"),
+        ]
+        async with http.get(f"{base}/api/campaigns/k1/recipients", headers=auth("W")) as resp:
+            every = (await resp.json())["recipients"]
+        assert len(every) == 8 and "attempted" not in {r["status"] for r in every}
+        assert {r["skip_reason_code"] for r in every if r["status"] != "skipped"} == {""}
+        url = f"{base}/api/campaigns/k1/recipients?status=attempted"
+        async with http.get(url, headers=auth("W")) as resp:
+            assert resp.status == 400
+
+        async with http.get(f"{base}/api/campaigns/k1/recipients.csv", headers=auth("W")) as resp:
+            text = await resp.text()
+        import csv
+        import io
+
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert len(rows) == 8 and "attempted" not in {r["status"] for r in rows}
+        assert {
+            (r["recipient"], r["skip_reason_code"]) for r in rows if r["status"] == "skipped"
+        } == {
+            ("+491600", "no_whatsapp"),
+            ("+491602", "opted_out"),
+        }
+        url = f"{base}/api/campaigns/k1/recipients.csv?status=skipped"
+        async with http.get(url, headers=auth("W")) as resp:
+            only = list(csv.DictReader(io.StringIO(await resp.text())))
+        assert [r["skip_reason"] for r in only] == [
+            "no WhatsApp account",
+            "opted out, then asked again",
+        ]

@@ -61,11 +61,16 @@ def make_snapshot(
         total_read_count=0,
         total_played_count=0,
         total_failed_count=0,
-        pending_count=1000 - sent,
+        pending_count=990 - sent,
         delivery_rate=50.0 if sent else 0.0,
         read_rate=0.0,
         success_rate=sent / 10,
         updated_at=now,
+        dispatched_count=sent + 5,
+        skipped_count=10,
+        queued_count=985 - sent,
+        awaiting_update_count=5,
+        started_at=now - timedelta(minutes=5),
     )
     window = WindowCounts(start=now - timedelta(seconds=1), end=now, sent=1)
     return Snapshot(
@@ -121,6 +126,11 @@ def store_snapshot(engine: sa.Engine, snapshot: Snapshot) -> None:
             "delivery_rate",
             "read_rate",
             "success_rate",
+            "skipped_count",
+            "queued_count",
+            "awaiting_update_count",
+            "started_at",
+            "completed_at",
         )
     }
     with engine.begin() as conn:
@@ -138,6 +148,7 @@ def store_window(
     seq: int,
     sent: int,
     total_sent: int,
+    skipped: int = 0,
 ) -> None:
     with engine.begin() as conn:
         conn.execute(
@@ -152,6 +163,7 @@ def store_window(
                 read=0,
                 played=0,
                 failed=0,
+                skipped=skipped,
                 total_sent_count=total_sent,
                 total_delivered_count=0,
                 total_read_count=0,

@@ -108,6 +108,8 @@ async def test_echo_public_channel_gets_current_and_live_snapshots(settings: Set
         assert now["data"]["campaign_id"] == "789"
         assert now["data"]["statistics"]["total_sent_count"] == 30
         assert set(now["data"]["statistics"]) >= {"delivery_rate", "read_rate", "success_rate"}
+        assert now["data"]["statistics"]["skipped_count"] == 10
+        assert now["data"]["statistics"]["awaiting_update_count"] == 5
         produce_snapshots(settings, [make_snapshot("789", "A", 4, uuid=UUID_A, sent=40)])
         live = await node.expect(is_event(4, channel))
         assert live["data"]["statistics"]["total_sent_count"] == 40

@@ -92,12 +92,13 @@ export class Api {
     return this.get(`/api/campaigns/${encodeURIComponent(id)}/recipients`, { status, after, limit });
   }
 
-  // Every recipient, page after page, up to `cap` rows (the distributions need first-seen times).
-  async allRecipients(id, cap, pageSize = 1000) {
+  // Every recipient (of one status, if given), page after page, up to `cap` rows (the
+  // distributions need first-seen times).
+  async allRecipients(id, cap, { status = "", pageSize = 1000 } = {}) {
     const rows = [];
     let after = null;
     do {
-      const page = await this.recipients(id, { after, limit: pageSize });
+      const page = await this.recipients(id, { status, after, limit: pageSize });
       rows.push(...page.recipients);
       after = page.next;
     } while (after && rows.length < cap);

@@ -23,6 +23,7 @@ export const STATUSES = {
   read: { icon: "✓✓", label: "read", description: "opened by the recipient" },
   played: { icon: "✓✓", label: "played", description: "voice or video message played" },
   failed: { icon: "✗", label: "failed", description: "could not be delivered" },
+  skipped: { icon: "⊘", label: "skipped", description: "never attempted, with a reason" },
 };
 
 export function statusMeta(status) {
@@ -69,27 +70,63 @@ export function formatDuration(seconds) {
   return `${(seconds / 86400).toFixed(1)} d`;
 }
 
-// Where a campaign stands, from its statistics; `done` once nothing is pending any more.
+// Where a campaign stands, from its statistics; `done` once the worker stamped completed_at
+// (snapshots before issue 9 have none: then once nothing is pending any more).
 export function progress(stats) {
   const total = Math.max(0, Number(stats?.total_message_count) || 0);
   const sent = Number(stats?.total_sent_count) || 0;
   const delivered = Number(stats?.total_delivered_count) || 0;
   const read = Number(stats?.total_read_count) || 0;
   const failed = Number(stats?.total_failed_count) || 0;
+  const skipped = Math.max(0, Number(stats?.skipped_count) || 0);
   const pending = Math.max(0, Number(stats?.pending_count) || 0);
-  const base = Math.max(total, sent + failed + pending, 1);
+  const base = Math.max(total, sent + failed + skipped + pending, 1);
   const share = (n) => (Math.max(0, n) / base) * 100;
   return {
     total,
-    processedPercent: share(sent + failed),
+    processedPercent: share(sent + failed + skipped),
     segments: {
       read: share(read),
       delivered: share(delivered - read),
       sent: share(sent - delivered),
       failed: share(failed),
+      skipped: share(skipped),
       pending: share(pending),
     },
-    done: total > 0 && pending === 0,
+    done: Boolean(stats?.completed_at) || (total > 0 && pending === 0),
+  };
+}
+
+// The funnel audience → attempted → sent → delivered → read, and who fell out where: an audience
+// member is skipped, still queued or attempted; an attempted one is sent, failed or still
+// awaiting its first update (total = queued + awaiting + sent + failed + skipped).
+export function funnel(stats) {
+  const n = (field) => Math.max(0, Number(stats?.[field]) || 0);
+  const audience = n("total_message_count");
+  const skipped = n("skipped_count");
+  const queued = n("queued_count");
+  return {
+    audience,
+    attempted: Math.max(0, audience - queued - skipped),
+    sent: n("total_sent_count"),
+    delivered: n("total_delivered_count"),
+    read: n("total_read_count"),
+    failed: n("total_failed_count"),
+    skipped,
+    queued,
+    awaiting: n("awaiting_update_count"),
+  };
+}
+
+// Start, completion and how long it took (or has taken so far, at `nowMs`), in seconds.
+export function lifecycle(stats, nowMs = Date.now()) {
+  const started = parseTime(stats?.started_at);
+  const completed = parseTime(stats?.completed_at);
+  const end = completed ?? nowMs;
+  return {
+    started: stats?.started_at ?? null,
+    completed: stats?.completed_at ?? null,
+    seconds: started == null || end < started ? null : (end - started) / 1000,
   };
 }
 
@@ -192,17 +229,27 @@ export function latencyDistributions(recipients) {
   return { labels: LATENCY_BUCKETS.map((b) => b.label), deliver: histogram(deliver), read: histogram(read) };
 }
 
-// Failed messages grouped by provider error code and title, most frequent first.
-export function failureBreakdown(recipients) {
+// Recipients of one status grouped by a code and a text, most frequent first.
+function breakdown(recipients, status, codeField, titleField) {
   const groups = new Map();
   for (const r of recipients) {
-    if (r.status !== "failed") continue;
-    const code = r.error_code || "";
-    const title = r.error_title || "";
+    if (r.status !== status) continue;
+    const code = r[codeField] || "";
+    const title = r[titleField] || "";
     const key = `${code}\u0000${title}`;
     const group = groups.get(key) ?? { code, title, count: 0 };
     group.count += 1;
     groups.set(key, group);
   }
   return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
+}
+
+// Failed messages grouped by provider error code and title.
+export function failureBreakdown(recipients) {
+  return breakdown(recipients, "failed", "error_code", "error_title");
+}
+
+// Skipped recipients grouped by the sender's reason code and text.
+export function skipBreakdown(recipients) {
+  return breakdown(recipients, "skipped", "skip_reason_code", "skip_reason");
 }

@@ -3,7 +3,7 @@
 import { h } from "./dom.js";
 import { formatPercent, progress } from "./format.js";
 
-const PARTS = ["read", "delivered", "sent", "failed"];
+const PARTS = ["read", "delivered", "sent", "failed", "skipped"];
 
 export class ProgressBar {
   constructor({ large = false, label = "Campaign progress" } = {}) {

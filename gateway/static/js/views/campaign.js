@@ -1,4 +1,5 @@
-// One campaign, live: counters and rates, progress, charts, latency, failures, recipients.
+// One campaign, live: progress, the funnel, counters and rates, charts, latency, failures and
+// skips, recipients.
 
 import { LatencyChart, SeriesCharts, chartsAvailable } from "../charts.js";
 import { h, setText, statusBadge, toast } from "../dom.js";
@@ -10,8 +11,11 @@ import {
   formatDateTime,
   formatDuration,
   formatPercent,
+  funnel,
   latencyDistributions,
+  lifecycle,
   parseTime,
+  skipBreakdown,
   statusMeta,
 } from "../format.js";
 import { ProgressBar } from "../progressbar.js";
@@ -29,8 +33,24 @@ const COUNTERS = [
   { key: "delivered", field: "total_delivered_count", label: "Delivered", status: "delivered" },
   { key: "read", field: "total_read_count", label: "Read", status: "read" },
   { key: "failed", field: "total_failed_count", label: "Failed", status: "failed" },
+  { key: "skipped", field: "skipped_count", label: "Skipped", status: "skipped" },
   { key: "pending", field: "pending_count", label: "Pending", status: "pending" },
 ];
+
+// The funnel's steps (each a subset of the one before) and, beside a step, who fell out there.
+const FUNNEL_STEPS = [
+  { key: "audience", label: "Audience", icon: "✉", beside: ["skipped", "queued"] },
+  { key: "attempted", label: "Attempted", icon: "➚", beside: ["failed", "awaiting"] },
+  { key: "sent", label: "Sent", status: "sent", beside: [] },
+  { key: "delivered", label: "Delivered", status: "delivered", beside: [] },
+  { key: "read", label: "Read", status: "read", beside: [] },
+];
+const FUNNEL_ASIDE = {
+  skipped: { id: "funnel-skipped", label: "skipped", status: "skipped" },
+  queued: { id: "count-queued", label: "queued", icon: "◷", title: "in the audience, neither dispatched nor skipped yet" },
+  failed: { id: "funnel-failed", label: "failed", status: "failed" },
+  awaiting: { id: "count-awaiting", label: "awaiting update", icon: "◷", title: "dispatched, no acknowledgement beyond pending yet" },
+};
 
 const RATES = [
   { key: "delivery", field: "delivery_rate", label: "Delivery rate", hint: "delivered ÷ sent" },
@@ -54,6 +74,13 @@ function card(title, body, { id, extra } = {}) {
     h("div", { class: "card-header" }, h("h2", { id }, title), extra),
     body,
   );
+}
+
+// The error of a failed message, or the reason a skipped recipient was never attempted.
+function reasonOf(row) {
+  const [code, text, kind] =
+    row.status === "skipped" ? [row.skip_reason_code, row.skip_reason, "skip-code"] : [row.error_code, row.error_title, "error-code"];
+  return code || text ? [h("code", { class: kind }, code || "–"), " ", text || ""] : "";
 }
 
 export class CampaignView {
@@ -97,7 +124,7 @@ export class CampaignView {
     this.progressLegend = h(
       "ul",
       { class: "legend" },
-      ["read", "delivered", "sent", "failed", "pending"].map((status) =>
+      ["read", "delivered", "sent", "failed", "skipped", "pending"].map((status) =>
         h("li", {}, h("span", { class: `swatch bar-${status}`, "aria-hidden": "true" }), statusMeta(status).label),
       ),
     );
@@ -139,6 +166,8 @@ export class CampaignView {
     this.latencyStats = h("dl", { class: "latency-stats", id: "latency-stats" });
     this.latencyNote = h("p", { class: "muted small" });
     this.failures = h("div", { id: "failures" });
+    this.skips = h("div", { id: "skips" });
+    this.buildFunnel();
 
     this.buildRecipients();
 
@@ -155,10 +184,11 @@ export class CampaignView {
       h(
         "section",
         { class: "card progress-card", "aria-label": "Progress" },
-        h("div", { class: "progress-head" }, this.progressText, h("span", { class: "muted" }, "processed (sent or failed)")),
+        h("div", { class: "progress-head" }, this.progressText, h("span", { class: "muted" }, "processed (sent, failed or skipped)")),
         this.bar.element,
         this.progressLegend,
       ),
+      this.funnelCard,
       h("ul", { class: "counters", "aria-label": "Counters" }, counterCards),
       h("ul", { class: "rates", "aria-label": "Rates" }, rateCards),
       h(
@@ -167,18 +197,85 @@ export class CampaignView {
         card("Activity per interval", h("div", { class: "chart" }, this.windowCanvas), { id: "h-window", extra: this.chartNote }),
         card("Cumulative", h("div", { class: "chart" }, this.cumulativeCanvas), { id: "h-cumulative" }),
       ),
+      card(
+        "Time to deliver and to read",
+        [this.latencyStats, h("div", { class: "chart chart-short" }, this.latencyCanvas), this.latencyNote],
+        { id: "h-latency" },
+      ),
       h(
         "div",
         { class: "grid-2" },
-        card(
-          "Time to deliver and to read",
-          [this.latencyStats, h("div", { class: "chart chart-short" }, this.latencyCanvas), this.latencyNote],
-          { id: "h-latency" },
-        ),
         card("Failures by error", this.failures, { id: "h-failures" }),
+        card("Skips by reason", this.skips, { id: "h-skips" }),
       ),
       this.recipientsCard,
     );
+  }
+
+  buildFunnel() {
+    this.funnelSteps = {};
+    const aside = (key) => {
+      const a = FUNNEL_ASIDE[key];
+      const value = h("strong", { id: a.id }, "–");
+      this.funnelSteps[key] = { value };
+      const icon = a.status ? statusMeta(a.status).icon : a.icon;
+      return h(
+        "li",
+        { class: `aside aside-${key}`, title: a.title ?? statusMeta(a.status).description },
+        h("span", { class: "status-icon", "aria-hidden": "true" }, icon),
+        value,
+        ` ${a.label}`,
+      );
+    };
+    const rows = FUNNEL_STEPS.map((step) => {
+      const value = h("strong", { class: "funnel-value", id: `funnel-${step.key}` }, "–");
+      const share = h("span", { class: "funnel-share muted" });
+      const bar = h("span", { class: `funnel-bar funnel-bar-${step.key}` });
+      this.funnelSteps[step.key] = { value, share, bar };
+      const icon = step.status ? statusMeta(step.status).icon : step.icon;
+      return h(
+        "li",
+        { class: `funnel-step funnel-step-${step.key}` },
+        h("span", { class: "funnel-label" }, h("span", { class: "status-icon", "aria-hidden": "true" }, icon), ` ${step.label}`),
+        h("span", { class: "funnel-track", "aria-hidden": "true" }, bar),
+        h("span", { class: "funnel-figure" }, value, share),
+        h("ul", { class: "funnel-aside" }, step.beside.map(aside)),
+      );
+    });
+    this.started = h("dd", { id: "started-at" }, "–");
+    this.finished = h("dd", { id: "completed-at" }, "–");
+    this.duration = h("dd", { id: "duration" }, "–");
+    this.funnelCard = card(
+      "Funnel",
+      [
+        h("ol", { class: "funnel", id: "funnel", "aria-label": "Audience, attempted, sent, delivered, read, and who fell out at each step" }, rows),
+        h(
+          "dl",
+          { class: "lifecycle" },
+          h("div", {}, h("dt", {}, "Started"), this.started),
+          h("div", {}, h("dt", {}, "Completed"), this.finished),
+          h("div", {}, h("dt", {}, "Duration"), this.duration),
+        ),
+      ],
+      { id: "h-funnel" },
+    );
+  }
+
+  renderFunnel(stats) {
+    const f = funnel(stats);
+    for (const [key, step] of Object.entries(this.funnelSteps)) {
+      setText(step.value, stats ? formatCount(f[key]) : "–");
+      if (!step.bar) continue;
+      const percent = f.audience ? (f[key] / f.audience) * 100 : 0;
+      step.bar.style.width = `${Math.min(100, percent)}%`;
+      setText(step.share, stats && key !== "audience" ? formatPercent(percent.toFixed(1)) : "", { flash: false });
+    }
+    const life = lifecycle(stats);
+    const time = (value) => (value ? h("time", { datetime: value, title: value }, formatDateTime(value)) : "–");
+    this.started.replaceChildren(time(life.started));
+    this.finished.replaceChildren(life.completed ? time(life.completed) : life.started ? "not yet" : "–");
+    const took = formatDuration(life.seconds);
+    setText(this.duration, life.seconds == null ? "–" : life.completed ? took : `${took} so far`, { flash: false });
   }
 
   buildRecipients() {
@@ -242,7 +339,7 @@ export class CampaignView {
               h("th", { scope: "col", class: "col-time" }, "Sent"),
               h("th", { scope: "col", class: "col-time" }, "Delivered"),
               h("th", { scope: "col", class: "col-time" }, "Read"),
-              h("th", { scope: "col" }, "Error"),
+              h("th", { scope: "col" }, "Error or skip reason"),
             ),
           ),
           this.tbody,
@@ -307,6 +404,7 @@ export class CampaignView {
   }
 
   renderStats(stats) {
+    this.renderFunnel(stats);
     const title = this.title();
     setText(this.heading, title, { flash: false });
     document.title = `${title} · tickstream`;
@@ -342,13 +440,17 @@ export class CampaignView {
     if (!stats) return;
     const wasDone = this.completed;
     this.completed = p.done;
-    if (p.done && wasDone === false) this.announceCompletion(stats);
+    if (p.done && wasDone === false && !this.announced) this.announceCompletion(stats);
   }
 
-  // Only a campaign seen sending and then finishing is announced, never one that was done already.
+  // Only a campaign seen sending and then finishing is announced, never one that was done
+  // already, and only once per view even if later snapshots reopen and close it again.
   announceCompletion(stats) {
+    this.announced = true;
     const name = this.title();
-    const text = `${name} completed: ${formatCount(stats.total_delivered_count)} delivered, ${formatCount(stats.total_read_count)} read, ${formatCount(stats.total_failed_count)} failed.`;
+    const seconds = lifecycle(stats).seconds;
+    const took = stats.completed_at && seconds != null ? ` in ${formatDuration(seconds)}` : "";
+    const text = `${name} completed${took}: ${formatCount(stats.total_delivered_count)} delivered, ${formatCount(stats.total_read_count)} read, ${formatCount(stats.total_failed_count)} failed, ${formatCount(stats.skipped_count)} skipped.`;
     toast(text, { kind: "success", timeout: 0 });
     if ("Notification" in window && Notification.permission === "granted") {
       try {
@@ -389,10 +491,23 @@ export class CampaignView {
 
   async refreshPanels() {
     this.lastPanelRefresh = Date.now();
-    const { rows, complete } = await this.app.api.allRecipients(this.id, RECIPIENT_CAP);
-    this.panelInterval = Math.max(PANEL_REFRESH_MS, (rows.length / 1000) * PANEL_MS_PER_THOUSAND);
+    const [{ rows, complete }, skipped] = await Promise.all([
+      this.app.api.allRecipients(this.id, RECIPIENT_CAP),
+      this.app.api.allRecipients(this.id, RECIPIENT_CAP, { status: "skipped" }),
+    ]);
+    const read = rows.length + skipped.rows.length;
+    this.panelInterval = Math.max(PANEL_REFRESH_MS, (read / 1000) * PANEL_MS_PER_THOUSAND);
     this.renderLatency(latencyDistributions(rows), rows.length, complete);
-    this.renderFailures(failureBreakdown(rows));
+    this.renderBreakdown(this.failures, failureBreakdown(rows), {
+      kind: "failures",
+      empty: "No failed messages.",
+      headings: ["Code", "Error", "Messages"],
+    });
+    this.renderBreakdown(this.skips, skipBreakdown(skipped.rows), {
+      kind: "skips",
+      empty: "No skipped recipients.",
+      headings: ["Code", "Reason", "Recipients"],
+    });
   }
 
   renderLatency(dist, n, complete) {
@@ -414,17 +529,19 @@ export class CampaignView {
     this.latencyChart.update(dist);
   }
 
-  renderFailures(groups) {
+  // Failures by error and skips by reason: one table of groups (code, text, count and share).
+  renderBreakdown(container, groups, { kind, empty, headings }) {
     if (groups.length === 0) {
-      this.failures.replaceChildren(h("p", { class: "empty-small" }, h("span", { "aria-hidden": "true" }, "✓ "), "No failed messages."));
+      container.replaceChildren(h("p", { class: "empty-small" }, h("span", { "aria-hidden": "true" }, "✓ "), empty));
       return;
     }
     const total = groups.reduce((sum, g) => sum + g.count, 0);
-    this.failures.replaceChildren(
+    const [codeHead, textHead, countHead] = headings;
+    container.replaceChildren(
       h(
         "table",
-        { class: "failures" },
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Code"), h("th", { scope: "col" }, "Error"), h("th", { scope: "col", class: "num" }, "Messages"))),
+        { class: `breakdown ${kind}` },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, codeHead), h("th", { scope: "col" }, textHead), h("th", { scope: "col", class: "num" }, countHead))),
         h(
           "tbody",
           {},
@@ -490,7 +607,7 @@ export class CampaignView {
             h("td", { class: "col-time" }, time(r.sent_at)),
             h("td", { class: "col-time" }, time(r.delivered_at)),
             h("td", { class: "col-time" }, time(r.read_at)),
-            h("td", { class: "error-cell" }, r.error_code || r.error_title ? [h("code", {}, r.error_code), " ", r.error_title] : ""),
+            h("td", { class: "error-cell" }, reasonOf(r)),
           ),
         ),
       );
