@@ -222,6 +222,26 @@ def create_worker(settings: Settings) -> faust.App:
         ]
         await asyncio.gather(*(client.add_topic(name) for name in names))
 
+    @app.timer(30.0)
+    async def log_progress() -> None:
+        """A line every 30 s that tells a stalled worker from an idle one (docs/worker.md)."""
+        consumer = cast(Any, app.consumer)
+        assigned = len(consumer.assignment())
+        try:  # aiokafka's own consumer, inside Faust's consumer thread
+            paused = len(consumer._thread._ensure_consumer().paused())
+        except Exception:  # diagnostics only: an internal that moved must not stop the worker
+            paused = -1
+        log.info(
+            "progress: %d events joined, %d partials, %d snapshots; %d partitions assigned, "
+            "%d paused, recovery %s",
+            metrics.EVENTS._value.get(),
+            metrics.PARTIALS._value.get(),
+            metrics.SNAPSHOTS._value.get(),
+            assigned,
+            paused,
+            "complete" if cast(Any, app.tables).recovery.completed.is_set() else "running",
+        )
+
     # ------------------------------------------------------------------ stage 1
 
     @app.agent(ack_topic)
