@@ -2,7 +2,7 @@
 
 Every request that arrives within ``INGEST_LINGER_MS`` of a round's first one joins that round.
 The worker pays a fixed cost per Kafka record, so fuller records are what let it keep up with
-single-event webhooks: at 10,000 acks/s a 5 ms round holds ~50 events, ~6 per partition.
+single-event webhooks: at 10,000 acks/s a 25 ms round holds ~250 events, ~30 per partition.
 Each request then waits only for the records holding its own events, and is answered 2xx only
 when all of them were acknowledged by Kafka (``acks=all``). A request whose records fail or are
 late gets :class:`Unavailable` (503) even if other records of its round succeeded, so nothing

@@ -54,7 +54,7 @@ class Settings:
     public_channels: bool = False
     max_body_bytes: int = 1_048_576
     produce_timeout_seconds: float = 5.0
-    ingest_linger_ms: float = 5.0
+    ingest_linger_ms: float = 25.0
     message_retention_days: float = 30.0
     orphan_retention_days: float = 1.0
     worker_data_dir: str = ""

@@ -262,6 +262,21 @@ def scrape(port: int) -> dict[str, float]:
     return values
 
 
+async def settle(ports: dict[str, int], within: float = 300.0) -> bool:
+    """Wait until the worker and the sink have worked off what the setup left them (their
+    counters stop moving), so the latency phase measures latency and not the setup's backlog."""
+    watched = (("worker", "tickstream_worker_events_total"), ("sink", "sink_records_total"))
+    deadline = time.monotonic() + within
+    last: tuple[float, ...] = ()
+    while time.monotonic() < deadline:
+        now = tuple(scrape(ports[name]).get(metric, 0.0) for name, metric in watched)
+        if now == last:
+            return True
+        last = now
+        await asyncio.sleep(2.0)
+    return False
+
+
 STAGES = (
     ("ingest: request → Kafka ack", "ingest", "tickstream_ingest_produce_seconds"),
     ("worker: window end → snapshot on topic", "worker", "tickstream_worker_snapshot_lag_seconds"),
@@ -442,6 +457,8 @@ async def measure(args: argparse.Namespace, settings: Settings) -> None:
                 + ("" if ready else "  (the worker had not joined them all after 300 s)")
             )
 
+        if not await settle(ports):
+            out.append("  (the worker or the sink was still busy with the setup after 300 s)")
         print(f"latency phase: {args.rate:,.0f} acks/s for {args.seconds:.0f}s…", file=sys.stderr)
         before = {name: scrape(port) for name, port in ports.items()}
         accepted, first, last = await ingest.acks(latency_load, batch=args.batch, rate=args.rate)
