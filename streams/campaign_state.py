@@ -19,6 +19,7 @@ from streams.events import (
     Snapshot,
     WindowCounts,
 )
+from streams.message_state import earliest
 from streams.stats import (
     add_counters,
     is_complete,
@@ -68,7 +69,7 @@ def apply_partial(
 ) -> CampaignState:
     """Replace the partial of ``partial.source_partition``; record the change in the window."""
     old = state.partials.get(partial.source_partition, Counters())
-    started = _earliest(state.started_at, partial.started_at)
+    started = earliest(state.started_at, partial.started_at)
     if old == partial.counters and state.workspace_id and started == state.started_at:
         return state
     partials = dict(state.partials)
@@ -80,10 +81,6 @@ def apply_partial(
         started_at=started,
         windows=_touch(state, now_ms, window_ms, subtract_counters(partial.counters, old)),
     )
-
-
-def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else min(a, b)
 
 
 def apply_registration(

@@ -57,7 +57,8 @@ class MessageState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
 EMPTY = MessageState()
 
 
-def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+def earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    """The earlier of two optional times (the join of first-seen times)."""
     if current is None:
         return candidate
     if candidate is None:
@@ -83,9 +84,7 @@ def _join_dispatch(state: MessageState, dispatch: Dispatch) -> MessageState:
         campaign_id=dispatch.campaign_id,
         workspace_id=state.workspace_id or dispatch.workspace_id,
         recipient=dispatch.recipient or state.recipient,
-        dispatched_at=_earliest(
-            state.dispatched_at, dispatch.dispatched_at or dispatch.received_at
-        ),
+        dispatched_at=earliest(state.dispatched_at, dispatch.dispatched_at or dispatch.received_at),
         last_event_at=_latest(state.last_event_at, dispatch.received_at),
     )
 
@@ -101,7 +100,7 @@ def _join_failure(state: MessageState, ack: AckEvent, seen: datetime) -> Message
     return msgspec.structs.replace(
         state,
         failed=True,
-        failed_at=_earliest(state.failed_at, seen),
+        failed_at=earliest(state.failed_at, seen),
         error_code=code,
         error_title=title,
         ack_recipient=max(state.ack_recipient, ack.recipient),
@@ -122,7 +121,7 @@ def _join_ack(state: MessageState, ack: AckEvent) -> MessageState:
     # A read proves delivery: every rank up to the reported one was reached by then.
     for lower in range(1, rank + 1):
         field = RANK_TIME_FIELDS[lower]
-        changes[field] = _earliest(getattr(state, field), seen)
+        changes[field] = earliest(getattr(state, field), seen)
     if ack.participant:
         participants = dict(state.participants)
         participants[ack.participant] = max(participants.get(ack.participant, 0), rank)

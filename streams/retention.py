@@ -20,7 +20,7 @@ from datetime import datetime
 import msgspec
 
 from streams.events import Counters, encode
-from streams.message_state import MessageState, contribution
+from streams.message_state import MessageState, contribution, earliest
 from streams.stats import add_counters, counters_of
 
 RETIRED_PREFIX = b"\x00retired\x00"
@@ -50,10 +50,6 @@ def is_retired_key(key: bytes) -> bool:
 
 def _contribution_counters(state: MessageState) -> Counters:
     return counters_of(contribution(state))
-
-
-def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else min(a, b)
 
 
 def sweep(
@@ -92,7 +88,7 @@ def sweep(
             for _, state in chunk:
                 counters = add_counters(counters, _contribution_counters(state))
                 if not state.skipped:
-                    started = _earliest(started, state.dispatched_at)
+                    started = earliest(started, state.dispatched_at)
             entry = msgspec.structs.replace(entry, counters=counters, started_at=started)
             entries[campaign_id] = entry
             groups.append(
