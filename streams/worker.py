@@ -50,6 +50,7 @@ from streams.events import (
     encode,
     skip_message_id,
 )
+from streams.faust_consumer import SnapshotFetchConsumer
 from streams.message_state import EMPTY, MessageState, join, status_record
 from streams.partitioning import partition_for
 from streams.retention import Retired, is_retired_key, sweep
@@ -108,6 +109,8 @@ def create_worker(settings: Settings) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
     )
+    # before anything creates the consumer (streams.faust_consumer: the takeover race)
+    cast(Any, app.transport).Consumer = SnapshotFetchConsumer
     state = WorkerState()
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     ack_topic = app.topic(topics.ack_events, partitions=partitions, **raw)
@@ -228,18 +231,33 @@ def create_worker(settings: Settings) -> faust.App:
         consumer = cast(Any, app.consumer)
         assigned = len(consumer.assignment())
         try:  # aiokafka's own consumer, inside Faust's consumer thread
-            paused = len(consumer._thread._ensure_consumer().paused())
-        except Exception:  # diagnostics only: an internal that moved must not stop the worker
-            paused = -1
+            kafka = consumer._thread._ensure_consumer()
+            paused = len(kafka.paused())
+            lag = 0
+            for tp in kafka.assignment():
+                if tp.topic == topics.ack_events:
+                    tp_state = kafka._subscription.subscription.assignment.state_value(tp)
+                    if tp_state.has_valid_position and tp_state.highwater is not None:
+                        lag += tp_state.highwater - tp_state.position
+            flow = (
+                f"flow {'on' if consumer.flow_active else 'off'}, "
+                f"{len(consumer._active_partitions or ())} active / "
+                f"{len(consumer._paused_partitions)} paused / "
+                f"{len(consumer._buffered_partitions)} buffered in Faust, "
+                f"ack-events lag {lag}"
+            )
+        except Exception as exc:  # diagnostics only: an internal that moved must not stop it
+            paused, flow = -1, f"no consumer internals ({exc!r})"
         log.info(
             "progress: %d events joined, %d partials, %d snapshots; %d partitions assigned, "
-            "%d paused, recovery %s",
+            "%d paused, recovery %s; %s",
             metrics.EVENTS._value.get(),
             metrics.PARTIALS._value.get(),
             metrics.SNAPSHOTS._value.get(),
             assigned,
             paused,
             "complete" if cast(Any, app.tables).recovery.completed.is_set() else "running",
+            flow,
         )
 
     # ------------------------------------------------------------------ stage 1

@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -29,11 +30,37 @@ class InfraError(RuntimeError):
     """Something the local infrastructure needs is missing or did not start; says what to do."""
 
 
+# Servers get ports from here up to the start of the kernel's ephemeral range.
+LOWEST_SERVER_PORT = 10_000
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on 127.0.0.1 that nothing uses right now, below the kernel's ephemeral range.
+
+    A port from that range (what binding port 0 returns) can be taken by any outgoing connection
+    between this check and the server's own bind; a load test opening thousands of connections
+    made a broker fail to start with "Address already in use" that way.
+    """
+    ceiling = _ephemeral_start()
+    for _ in range(200):
+        port = random.randrange(LOWEST_SERVER_PORT, ceiling)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded machine
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_start() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768
+    return max(low, LOWEST_SERVER_PORT + 1_000)
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -45,11 +45,6 @@ def test_sigkill_during_a_run_keeps_counts_exact(
     assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent (1 run in ~4): after the rebalance the survivor logs 'Worker ready' and "
-    "then processes nothing; Faust/aiokafka stall under investigation, see docs/worker.md",
-)
 def test_survivor_takes_over_a_killed_workers_partitions(
     kafka_bootstrap: str, topics: Topics, group_id: str, tmp_path: Path
 ) -> None:
