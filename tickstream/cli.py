@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -78,10 +79,18 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_service(args: argparse.Namespace) -> int:
     """Run one service in this process, exactly as ``python -m <package>`` does."""
-    _use_local_infra()
     package = SERVICES[args.command]
     module = importlib.import_module(f"{package}.__main__")
-    return int(module.main(args.options) if args.options else module.main())
+    takes_flags = bool(inspect.signature(module.main).parameters)
+    if args.options and not takes_flags:
+        print(
+            f"tickstream {args.command} takes no flags (got {' '.join(args.options)}); "
+            "it is configured by environment variables (README, Settings)",
+            file=sys.stderr,
+        )
+        return 2
+    _use_local_infra()
+    return int(module.main(args.options) if takes_flags else module.main())
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -137,11 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in SERVICES:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.options = extra  # a service's own flags, e.g. `tickstream sink --migrate`
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in SERVICES:
+        # everything after the name is the service's own (`tickstream sink --migrate`, `--help`)
+        args = argparse.Namespace(command=arguments[0], options=arguments[1:], func=cmd_service)
+    else:
+        args = build_parser().parse_args(arguments)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
