@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from ingest.auth import twilio_signature
-from streams.events import AckEvent, Dispatch, MessageEvent
+from streams.events import AckEvent, Dispatch, MessageEvent, Skip, skip_message_id
 from streams.settings import Settings
 from tickstream.devenv import load_dev_env
 from tickstream.infra import default_state_dir
@@ -56,6 +56,12 @@ META_ERRORS = (
     (131047, "Re-engagement message"),
 )
 TWILIO_ERRORS = (("63016", "undelivered"), ("63003", "failed"), ("63024", "failed"))
+# why a sender leaves an audience member out (reason_code, reason)
+SKIP_REASONS = (
+    ("not_on_whatsapp", "The number has no WhatsApp account"),
+    ("opted_out", "The recipient opted out of marketing messages"),
+    ("invalid_number", "The phone number is not valid"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +70,7 @@ class Post:
     (the Node service's signature covers the current time)."""
 
     at: float
-    kind: str  # "campaigns", "dispatches" or a provider name
+    kind: str  # "campaigns", "dispatches", "skips" or a provider name
     body: bytes
     acks: int = 0
     message_id: str = ""
@@ -97,6 +103,7 @@ class Shape:
     receipts_off_share: float = 0.2
     duplicate_share: float = 0.1
     early_ack_share: float = 0.05
+    skip_share: float = 0.04  # audience members the sender leaves out (a quarter sent after all)
     seed: int = 1
 
 
@@ -111,7 +118,11 @@ def make_plan(shape: Shape, workspace: str, run_id: str, start: datetime) -> Pla
     for c, campaign_id in enumerate(plan.campaigns):
         plan.posts.append(Post(0.0, "campaigns", _json(_registration(campaign_id, plan, c))))
         for m in range(shape.recipients):
-            _message(plan, rng, shape, campaign_id, c, m, start)
+            skipped = rng.random() < shape.skip_share
+            if skipped:
+                _skip(plan, rng, shape, campaign_id, c, m, start)
+            if not skipped or rng.random() < 0.25:  # the sender may still send after a skip
+                _message(plan, rng, shape, campaign_id, c, m, start)
     plan.posts.sort(key=lambda post: post.at)
     return plan
 
@@ -144,6 +155,43 @@ def _fate(rng: random.Random, shape: Shape, provider: str) -> list[str]:
     return ["sent", "delivered", "read"]
 
 
+def _phone(c: int, m: int) -> str:
+    return f"5511{9 - c % 10}{m:08d}"
+
+
+def _skip(
+    plan: Plan,
+    rng: random.Random,
+    shape: Shape,
+    campaign_id: str,
+    c: int,
+    m: int,
+    start: datetime,
+) -> None:
+    reason_code, reason = SKIP_REASONS[rng.randrange(len(SKIP_REASONS))]
+    at = max(0.0, m / max(1, shape.recipients) * shape.duration - rng.uniform(0, 0.5))
+    skip = {
+        "campaign_id": campaign_id,
+        "workspace_id": plan.workspace,
+        "recipient": f"+{_phone(c, m)}",
+        "reason_code": reason_code,
+        "reason": reason,
+        "occurred_at": (start + timedelta(seconds=at)).isoformat(),
+    }
+    plan.posts.append(Post(at, "skips", _json(skip)))
+    plan.events.append(
+        Skip(
+            message_id=skip_message_id(campaign_id, skip["recipient"]),
+            campaign_id=campaign_id,
+            workspace_id=plan.workspace,
+            recipient=skip["recipient"],
+            received_at=start,
+            reason_code=reason_code,
+            reason=reason,
+        )
+    )
+
+
 def _message(
     plan: Plan,
     rng: random.Random,
@@ -154,7 +202,7 @@ def _message(
     start: datetime,
 ) -> None:
     provider = PROVIDERS[rng.randrange(len(PROVIDERS))]
-    phone = f"5511{9 - c % 10}{m:08d}"
+    phone = _phone(c, m)
     message_id = _message_id(rng, provider, phone)
     dispatched = m / max(1, shape.recipients) * shape.duration + rng.uniform(0, 0.05)
     statuses = _fate(rng, shape, provider)
@@ -335,7 +383,7 @@ def _hex(secret: str, digest: str, message: bytes) -> str:
 
 def request_for(post: Post, settings: Settings, now: float) -> tuple[str, dict[str, str]]:
     """Path and headers of a post, signed the way its sender signs."""
-    if post.kind in ("campaigns", "dispatches"):
+    if post.kind in ("campaigns", "dispatches", "skips"):
         return f"/v1/{post.kind}", {
             "Authorization": f"Bearer {settings.ingest_api_token}",
             "Content-Type": "application/json",
@@ -491,6 +539,7 @@ def counts_of(statistics: dict[str, Any]) -> Expected:
         read=int(statistics["total_read_count"]),
         played=int(statistics["total_played_count"]),
         failed=int(statistics["total_failed_count"]),
+        skipped=int(statistics.get("skipped_count", 0)),
     )
 
 
@@ -521,17 +570,17 @@ async def verify(
 
 
 def table(rows: Iterable[tuple[str, int, Expected | None]]) -> str:
-    names = ("total", "sent", "deliv.", "read", "played", "failed", "pending")
+    names = ("total", "sent", "deliv.", "read", "played", "failed", "skipped", "pending")
     lines = [f"{'campaign':28} " + " ".join(f"{name:>7}" for name in names)]
     for name, total, counts in rows:
         if counts is None:
             lines.append(f"{name:28} {'(no snapshot)':>15}")
             continue
-        total = max(total, counts.dispatched)
-        pending = max(0, total - counts.sent - counts.failed)
+        total = max(total, counts.dispatched + counts.skipped)
+        pending = max(0, total - counts.sent - counts.failed - counts.skipped)
         lines.append(
             f"{name:28} {total:7} {counts.sent:7} {counts.delivered:7} {counts.read:7} "
-            f"{counts.played:7} {counts.failed:7} {pending:7}"
+            f"{counts.played:7} {counts.failed:7} {counts.skipped:7} {pending:7}"
         )
     return "\n".join(lines)
 
@@ -546,6 +595,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     sim.add_argument("--duration", type=float, default=20.0, help="seconds the dispatches span")
     sim.add_argument("--delay-scale", type=float, default=1.0, help="multiplies ack delays")
     sim.add_argument("--rate", type=float, default=0.0, help="at most this many acks/s (0: no cap)")
+    sim.add_argument(
+        "--skip-share", type=float, default=0.04, help="share of recipients left out (0–1)"
+    )
     sim.add_argument("--workspace", default="1")
     sim.add_argument("--seed", type=int, default=None, help="same seed, same campaigns")
     sim.add_argument("--verify", action="store_true", help="poll the gateway until totals match")
@@ -581,6 +633,7 @@ def run(args: argparse.Namespace) -> int:
         recipients=args.recipients,
         duration=args.duration,
         delay_scale=args.delay_scale,
+        skip_share=args.skip_share,
         seed=seed,
     )
     plan = make_plan(shape, args.workspace, secrets.token_hex(3), datetime.now(UTC))
