@@ -21,8 +21,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import faust
 import msgspec
@@ -50,14 +51,16 @@ from streams.events import (
     encode,
     skip_message_id,
 )
-from streams.faust_consumer import SnapshotFetchConsumer
+from streams.faust_transport import WorkerConsumer, WorkerProducer
 from streams.message_state import EMPTY, MessageState, join, status_record
 from streams.partitioning import partition_for
 from streams.retention import Retired, is_retired_key, sweep
 from streams.settings import Settings
 from streams.topics import WORKER_TABLES, Topics
+from streams.write_behind import Segment, WriteBehind
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _message_decoder = msgspec.json.Decoder(MessageState)
 _campaign_decoder = msgspec.json.Decoder(CampaignState)
@@ -65,6 +68,10 @@ _retired_decoder = msgspec.json.Decoder(Retired)
 DAY_SECONDS = 86_400.0
 # From this many changelog records on, one prepared Kafka batch is cheaper than appending each.
 PREPARED_BATCH_MIN = 64
+# Stage 1 hands its buffered records over at the latest with this many (streams.write_behind).
+WRITE_BEHIND_FLUSH_AT = 4_000
+# Statuses or attempts per record: well under Kafka's default 1 MB record limit.
+ITEMS_PER_RECORD = 1_000
 
 
 def _now_ms() -> int:
@@ -109,8 +116,6 @@ def create_worker(settings: Settings) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
     )
-    # before anything creates the consumer (streams.faust_consumer: the takeover race)
-    cast(Any, app.transport).Consumer = SnapshotFetchConsumer
     state = WorkerState()
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     ack_topic = app.topic(topics.ack_events, partitions=partitions, **raw)
@@ -205,6 +210,25 @@ def create_worker(settings: Settings) -> faust.App:
         sent = await producer.send_batch(batch, topic, partition=partition)
         sent.add_done_callback(check_delivery)
 
+    async def send_segment(segment: Segment) -> None:
+        for partition, items in segment.changelog.items():
+            await send_changelog(messages, partition, items, atomic=segment.atomic)
+        for partition, statuses in segment.statuses.items():
+            for some in _chunks(statuses, ITEMS_PER_RECORD):
+                value = encode(MessageStatusBatch(statuses=some))
+                await send_raw(topics.message_status, some[0].message_id.encode(), value, partition)
+        for target, attempts in segment.attempts.items():
+            for few in _chunks(attempts, ITEMS_PER_RECORD):
+                value = encode(EventBatch(events=list[MessageEvent](few)))
+                await send_raw(topics.ack_events, few[0].message_id.encode(), value, target)
+
+    write_behind = WriteBehind(send_segment, WRITE_BEHIND_FLUSH_AT)
+    # before anything creates them (streams.faust_transport: the takeover race, and every flush
+    # of the producer hands over stage 1's buffered records first)
+    transport = cast(Any, app.transport)
+    transport.Consumer = WorkerConsumer
+    transport.Producer = partial(WorkerProducer, before_flush=write_behind.drain)
+
     @app.task
     async def track_output_topics() -> None:
         """Register every topic this worker writes to with the producer's metadata, once.
@@ -293,32 +317,24 @@ def create_worker(settings: Settings) -> faust.App:
                     # written for every message touched, changed or not: a replay after a crash
                     # thereby re-sends what the crash may have lost (the sink merges duplicates)
                     statuses.append(status_record(message_id, new, now))
-            await persist(messages, partition, writes)
-            await send_attempts(batch.events, now)
+            apply_to_store(messages, writes)
             metrics.EVENTS.inc(len(batch.events))
-            if statuses:
-                await send_raw(
-                    topics.message_status,
-                    statuses[0].message_id.encode(),
-                    encode(MessageStatusBatch(statuses=statuses)),
-                    partition,
-                )
+            if write_behind.add(partition, writes, statuses, attempts_of(batch.events, now)):
+                await write_behind.drain()
 
-    async def send_attempts(events: list[MessageEvent], now: datetime) -> None:
+    def attempts_of(events: list[MessageEvent], now: datetime) -> dict[int, list[Attempt]]:
         """Tell each dispatched recipient's skip state that it was attempted after all.
 
         Sent for every dispatch seen, new or not, so a replay after a crash re-sends what the
         crash may have lost; the skip state joins them idempotently.
         """
-        by_partition: dict[int, list[MessageEvent]] = {}
+        by_partition: dict[int, list[Attempt]] = {}
         for item in events:
             if isinstance(item, Dispatch) and item.recipient:
                 skip_id = skip_message_id(item.campaign_id, item.recipient)
                 attempt = Attempt(message_id=skip_id, received_at=item.received_at or now)
                 by_partition.setdefault(partition_for(skip_id, partitions), []).append(attempt)
-        for target, attempts in by_partition.items():
-            value = encode(EventBatch(events=attempts))
-            await send_raw(topics.ack_events, attempts[0].message_id.encode(), value, target)
+        return by_partition
 
     @messages.on_recover
     async def rebuild_partition_sums() -> None:
@@ -347,6 +363,7 @@ def create_worker(settings: Settings) -> faust.App:
     async def send_partials() -> None:
         if app.should_stop:
             return  # shutting down: the sums are rebuilt and sent again at the next start
+        await write_behind.drain()  # stage 1's records go out at least this often
         partials = state.aggregates.take_dirty()
         if not partials:
             return
@@ -388,7 +405,7 @@ def create_worker(settings: Settings) -> faust.App:
                     candidates[partition].append((key, _message_decoder.decode(value)))
         # Everything up to here and the store changes below run without yielding to the agent,
         # so no event can touch a message between being read and being retired.
-        work: list[tuple[int, list[tuple[bytes, bytes | None]]]] = []
+        work: list[list[tuple[bytes, bytes | None]]] = []
         for partition, items in candidates.items():
             groups, retired = sweep(
                 partition, items, state.retired[partition], campaign_cutoff, orphan_cutoff
@@ -396,10 +413,10 @@ def create_worker(settings: Settings) -> faust.App:
             state.retired[partition] = retired
             for group in groups:
                 apply_to_store(messages, group)
-                work.append((partition, group))
-        for partition, group in work:
-            await send_changelog(messages, partition, group, atomic=True)
-        dropped = sum(1 for _, group in work for _, value in group if value is None)
+                write_behind.add_atomic(partition, group)
+                work.append(group)
+        await write_behind.drain()
+        dropped = sum(1 for group in work for _, value in group if value is None)
         if dropped:
             log.info("dropped the state of %d expired messages", dropped)
 
@@ -481,6 +498,10 @@ def create_worker(settings: Settings) -> faust.App:
         metrics.SNAPSHOTS.inc(len(snapshots))
 
     return app
+
+
+def _chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _data_dir(configured: str) -> str:
