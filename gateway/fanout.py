@@ -1,12 +1,14 @@
 """Delivery of snapshots and events to every subscribed client, where no client can slow another.
 
-Publishing walks a channel's subscribers once, synchronously. A client whose socket has nothing
-buffered gets the frame written to its transport at once: the WebSocket frame is encoded once per
-message and protocol (:func:`ws_frame`) and the same bytes go to every such client, which is what
-lets one process fan a snapshot out to 10,000 sockets quickly. Any other client gets it in its
-:class:`~gateway.outbox.Outbox` (conflated per channel and campaign) and a writer task of its own
-drains it through aiohttp with flow control. A writer that cannot hand a frame to the socket
-within ``send_timeout`` seconds, or an outbox past its bound, gets the client cut.
+Publishing walks a channel's subscribers of each protocol once, synchronously. A client whose
+socket has nothing buffered gets the frame written to its transport at once: the WebSocket frame is
+encoded once per message and protocol (:func:`ws_frame`) and the same bytes go to every such
+client, which is what lets one process fan a snapshot out to 10,000 sockets quickly. The walk does
+nothing else per client (:meth:`Hub._write_all`): metrics are counted once per walk, from the
+times of the writes. Any other client gets the message in its :class:`~gateway.outbox.Outbox`
+(conflated per channel and campaign) and a writer task of its own drains it through aiohttp with
+flow control. A writer that cannot hand a frame to the socket within ``send_timeout`` seconds, or
+an outbox past its bound, gets the client cut.
 
 Writing whole frames straight to the transport is safe beside aiohttp's own writer because the
 gateway's sockets never compress (``compress=False``) and every write is one complete frame.
@@ -97,7 +99,25 @@ class Message:
 
 
 class Subscriber:
-    """One WebSocket client: its channels, its outbox and, while it lags, its writer task."""
+    """One WebSocket client: its channels, its outbox and, while it lags, its writer task.
+
+    ``transport``, ``writer`` and ``closed`` are read by :meth:`Hub._write_all` for every client
+    of every snapshot, hence plain attributes in slots.
+    """
+
+    __slots__ = (
+        "_metrics",
+        "_outbox",
+        "_pushed",
+        "_send_timeout",
+        "channels",
+        "closed",
+        "protocol",
+        "socket_id",
+        "transport",
+        "writer",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -114,33 +134,16 @@ class Subscriber:
         self.socket_id = socket_id
         self.channels: set[str] = set()
         self.closed = False
-        self._transport = request.transport
+        self.transport = request.transport
+        self.writer: asyncio.Task[None] | None = None
         self._metrics = metrics
         self._pushed = metrics.messages_pushed.labels(protocol.value)
         self._send_timeout = send_timeout
         self._outbox = Outbox(max_pending)
-        self._writer: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> int:
         return len(self._outbox)
-
-    def deliver(self, message: Message) -> None:
-        """Write at once if the socket is keeping up, else queue (conflated) for the writer."""
-        if self.closed or (message.exclude and message.exclude == self.socket_id):
-            return
-        transport = self._transport
-        if (
-            self._writer is None
-            and transport is not None
-            and not transport.is_closing()
-            and transport.get_write_buffer_size() == 0
-        ):
-            transport.write(message.wire(self.protocol))
-            self._pushed.inc()
-            self._metrics.push_latency.observe(time.time() - message.received_at)
-            return
-        self.enqueue(message.frame(self.protocol), message.received_at, message.key)
 
     def enqueue(self, frame: str, received_at: float, key: Hashable | None = None) -> None:
         if self.closed:
@@ -151,8 +154,8 @@ class Subscriber:
             log.warning("closing a %s client: outbox overflow", self.protocol.value)
             self.abort("overflow")
             return
-        if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._drain())
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._drain())
 
     def reply(self, payload: dict[str, object]) -> None:
         """Queue a protocol reply (subscribed, pong, error); it keeps its order."""
@@ -177,7 +180,7 @@ class Subscriber:
         except (ConnectionError, RuntimeError):
             self.abort("gone")
         finally:
-            self._writer = None
+            self.writer = None
 
     def abort(self, reason: str) -> None:
         """Cut a client that cannot be written to (a close frame would wait behind its backlog)."""
@@ -186,8 +189,8 @@ class Subscriber:
         self.closed = True
         if reason in {"stuck", "overflow"}:
             self._metrics.clients_dropped.labels(reason).inc()
-        if self._transport is not None:
-            self._transport.abort()
+        if self.transport is not None:
+            self.transport.abort()
 
     async def close(self, code: int, message: str) -> None:
         """Close politely (graceful shutdown), bounded by the send timeout."""
@@ -197,17 +200,19 @@ class Subscriber:
         with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
             async with asyncio.timeout(min(self._send_timeout, 2.0)):
                 await self.ws.close(code=code, message=message.encode())
-        if not self.ws.closed and self._transport is not None:
-            self._transport.abort()
+        if not self.ws.closed and self.transport is not None:
+            self.transport.abort()
 
 
 class Hub:
-    """Channel name → its subscribers, across both protocols (names are shared)."""
+    """Channel name → its subscribers, across both protocols (names are shared), kept apart by
+    protocol so that one walk writes one encoded frame."""
 
     def __init__(self, metrics: GatewayMetrics) -> None:
-        self._channels: dict[str, dict[Subscriber, None]] = {}
+        self._members: dict[tuple[str, Protocol], dict[Subscriber, None]] = {}
         self._clients: dict[Subscriber, None] = {}
         self._metrics = metrics
+        self._pushed = {p: metrics.messages_pushed.labels(p.value) for p in Protocol}
 
     @property
     def clients(self) -> list[Subscriber]:
@@ -228,29 +233,67 @@ class Hub:
         if channel in sub.channels:
             return
         sub.channels.add(channel)
-        self._channels.setdefault(channel, {})[sub] = None
+        self._members.setdefault((channel, sub.protocol), {})[sub] = None
         self._metrics.subscriptions.labels(sub.protocol.value).inc()
 
     def unsubscribe(self, sub: Subscriber, channel: str) -> None:
         if channel not in sub.channels:
             return
         sub.channels.discard(channel)
-        members = self._channels.get(channel)
+        slot = (channel, sub.protocol)
+        members = self._members.get(slot)
         if members is not None:
             members.pop(sub, None)
             if not members:
-                del self._channels[channel]
+                del self._members[slot]
         self._metrics.subscriptions.labels(sub.protocol.value).dec()
 
     def subscribers(self, channel: str) -> int:
-        return len(self._channels.get(channel, ()))
+        return sum(len(self._members.get((channel, p), ())) for p in Protocol)
 
     def publish(self, message: Message) -> int:
         """Hand ``message`` to every subscriber of its channel; the number reached."""
-        members = list(self._channels.get(message.channel, ()))
-        for sub in members:
-            sub.deliver(message)
-        return len(members)
+        reached = 0
+        for protocol in Protocol:
+            members = self._members.get((message.channel, protocol))
+            if not members:
+                continue
+            clients = list(members)  # a snapshot of the set: cutting a client changes it later
+            if message.exclude:
+                clients = [sub for sub in clients if sub.socket_id != message.exclude]
+            reached += len(clients)
+            written_at, lagging = self._write_all(clients, message.wire(protocol))
+            if written_at:
+                self._pushed[protocol].inc(len(written_at))
+                self._metrics.push_latency.observe_writes(message.received_at, written_at)
+            if lagging:
+                frame = message.frame(protocol)
+                for sub in lagging:
+                    sub.enqueue(frame, message.received_at, message.key)
+        return reached
+
+    @staticmethod
+    def _write_all(clients: list[Subscriber], wire: bytes) -> tuple[list[float], list[Subscriber]]:
+        """Write ``wire`` to every client keeping up: the time of each write, and the clients
+        that are not keeping up. The per-client cost of a fan-out is this loop, so it does no
+        more than the check, the write and one clock read."""
+        clock = time.time
+        written_at: list[float] = []
+        lagging: list[Subscriber] = []
+        for sub in clients:
+            transport = sub.transport
+            if (  # nothing of this client's waits to be written: the frame may go straight out
+                sub.writer is None
+                and not sub.closed
+                and transport is not None
+                and not transport.get_write_buffer_size()
+                and not transport.is_closing()
+            ):
+                transport.write(wire)
+                written_at.append(clock())
+            else:
+                lagging.append(sub)
+        return written_at, lagging
 
 
 def snapshot_message(channel: str, campaign_id: str, data: str, received_at: float) -> Message:
