@@ -20,17 +20,18 @@ OPENAPI = web.AppKey("openapi", dict)
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[handlers.refusals])
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[OPENAPI] = openapi_document()
     app.cleanup_ctx.append(_kafka)
-    app.router.add_post("/v1/events", handlers.post_events)
-    app.router.add_post("/v1/dispatches", handlers.post_dispatches)
-    app.router.add_post("/v1/skips", handlers.post_skips)
-    app.router.add_post("/v1/campaigns", handlers.post_campaigns)
+    refusing = handlers.refusing
+    app.router.add_post("/v1/events", refusing(handlers.post_events))
+    app.router.add_post("/v1/dispatches", refusing(handlers.post_dispatches))
+    app.router.add_post("/v1/skips", refusing(handlers.post_skips))
+    app.router.add_post("/v1/campaigns", refusing(handlers.post_campaigns))
     for path, handler in handlers.WEBHOOK_ROUTES.items():
-        app.router.add_post(path, handler)
-    app.router.add_get("/webhooks/meta", handlers.meta_verify)
+        app.router.add_post(path, refusing(handler))
+    app.router.add_get("/webhooks/meta", refusing(handlers.meta_verify))
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/readyz", handlers.readyz)
     app.router.add_get("/metrics", handlers.metrics)
@@ -54,6 +55,8 @@ async def _kafka(app: web.Application) -> AsyncIterator[None]:
         timeout,
         observe=metrics.produce_seconds.observe,
         linger=settings.ingest_linger_ms / 1000,
+        count_record=metrics.record_events.observe,
+        min_linger=settings.ingest_min_linger_ms / 1000,
     )
     app[INGEST] = Ingest(settings, topics, producer, batcher, metrics)
     yield

@@ -1,8 +1,10 @@
 """confluent-kafka's producer behind asyncio futures.
 
 librdkafka reports deliveries from ``poll()``; a thread polls (blocking in C, without the GIL)
-and hands each report to the event loop with ``call_soon_threadsafe``, so a request can await
-the acknowledgement of exactly its own records.
+and hands the reports to the event loop with ``call_soon_threadsafe``, so a request can await
+the acknowledgement of exactly its own records. One produce response acknowledges a record per
+partition, so the reports of one ``poll()`` travel together: one wake-up of the loop, not one
+per record.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Collection
 from typing import Any
 
@@ -32,7 +35,9 @@ def producer_config(bootstrap: str, timeout_seconds: float) -> dict[str, Any]:
         "acks": "all",
         # keyed records without an explicit partition land where Java/aiokafka clients put them
         "partitioner": "murmur2_random",
-        "linger.ms": 2,
+        # the batcher gathers records itself (group commit); librdkafka only waits long enough
+        # to put a round's records, one per partition, into one produce request
+        "linger.ms": 0.5,
         "compression.type": "lz4",
         "message.timeout.ms": max(1000, int(timeout_seconds * 1000)),
         "reconnect.backoff.ms": 100,
@@ -58,9 +63,13 @@ async def acknowledged(futures: Collection[asyncio.Future[str | None]], within: 
         raise Unavailable(f"Kafka did not take the records: {errors[0]}")
 
 
-def _settle(future: asyncio.Future[str | None], error: str | None) -> None:
-    if not future.done():
-        future.set_result(error)
+Report = tuple[asyncio.Future[str | None], str | None]
+
+
+def _settle(reports: list[Report]) -> None:
+    for future, error in reports:
+        if not future.done():
+            future.set_result(error)
 
 
 class KafkaProducer:
@@ -72,6 +81,9 @@ class KafkaProducer:
         self._fatal = False
         self._last_warning = 0.0
         self._stopping = threading.Event()
+        # delivery reports not yet handed to the loop; deque: appended to by whichever thread
+        # runs librdkafka's callbacks (the poller, or a flush), drained by the poller
+        self._reports: deque[Report] = deque()
         self._thread = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
         self._thread.start()
 
@@ -87,6 +99,18 @@ class KafkaProducer:
     def _poll(self) -> None:
         while not self._stopping.is_set():
             self._producer.poll(0.05)
+            self._hand_over()
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give the reports gathered so far to the loops their futures belong to."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Report]] = {}
+        while self._reports:
+            report = self._reports.popleft()
+            by_loop.setdefault(report[0].get_loop(), []).append(report)
+        for loop, reports in by_loop.items():
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_settle, reports)
 
     def produce(
         self, topic: str, value: bytes, key: str | None = None, partition: int = -1
@@ -94,11 +118,11 @@ class KafkaProducer:
         """Queue one record; its future gives None once Kafka acknowledged it, else the error."""
         if self._fatal:
             self._renew()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str | None] = loop.create_future()
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        reports = self._reports
 
         def on_delivery(error: KafkaError | None, _message: Message) -> None:
-            loop.call_soon_threadsafe(_settle, future, None if error is None else str(error))
+            reports.append((future, None if error is None else str(error)))
 
         try:
             self._producer.produce(

@@ -1,14 +1,22 @@
 """Ingest benchmark: one ``python -m ingest`` process, a broker on this machine, traffic on
-loopback. Prints three figures:
+loopback. Prints, per phase:
 
 * bulk: events/s through ``POST /v1/events`` in requests of 500 events;
-* webhooks: requests/s of signed single-event WAHA webhooks, as fast as they are answered;
-* latency: p50/p99/max of webhooks sent open-loop at a fixed rate (default 1,000/s).
+* webhooks: requests/s of signed single-event WAHA webhooks, as fast as they are answered
+  (closed loop, ``--connections`` connections);
+* at each ``--rate`` (default 1,000 and 3,000 req/s): webhooks sent open-loop on a fixed
+  schedule, with p50/p99/max latency;
 
-Every request is answered only after Kafka acknowledged its records (acks=all), so these are
-end-to-end figures. Uses ``KAFKA_BOOTSTRAP`` if set, else starts a broker in a temp directory.
+and for each the load average when it started, the share of a core used by ingest (and its CPU
+per request), by the broker (when started here) and by the load generator, the events per
+``ack-events`` record and the mean wait for Kafka's acknowledgement (both from ingest's
+``/metrics``). Every request is answered only after Kafka acknowledged its records
+(acks=all), so these are end-to-end figures. Uses ``KAFKA_BOOTSTRAP`` if set, else starts a
+broker in a temp directory. By default (``--pin``) ingest runs on the last core and the broker
+and load generators on the others (other programs on the machine still share both);
+``--no-pin`` leaves the placement to the scheduler. ``--warmup`` seconds of traffic come first.
 
-    python -m tickstream.bench.ingest [--seconds 10] [--rate 1000] [--clients 1] [--connections 128]
+    python -m tickstream.bench.ingest [--seconds 10] [--rate 1000,3000] [--no-pin] [--warmup 20]
 """
 
 from __future__ import annotations
@@ -29,9 +37,10 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import uvloop
@@ -50,6 +59,7 @@ class Result:
     requests: int = 0
     events: int = 0
     failures: int = 0
+    cpu: float = 0.0  # CPU seconds of the load generator processes
     latencies: list[float] = field(default_factory=list)
 
 
@@ -187,9 +197,13 @@ async def _open_loop(port: int, rate: float, seconds: float) -> Result:
 
 def _client(args: tuple[int, str, float, int, float]) -> Result:
     port, kind, seconds, concurrency, rate = args
+    started = time.process_time()
     if kind == "latency":
-        return uvloop.run(_open_loop(port, rate, seconds))
-    return uvloop.run(_closed_loop(port, kind, seconds, concurrency))
+        result = uvloop.run(_open_loop(port, rate, seconds))
+    else:
+        result = uvloop.run(_closed_loop(port, kind, seconds, concurrency))
+    result.cpu = time.process_time() - started
+    return result
 
 
 def run_clients(
@@ -208,6 +222,7 @@ def run_clients(
         total.requests += part.requests
         total.events += part.events
         total.failures += part.failures
+        total.cpu += part.cpu
         total.latencies.extend(part.latencies)
     return total, elapsed
 
@@ -221,22 +236,23 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def broker() -> Iterator[str]:
+def broker() -> Iterator[tuple[str, int | None]]:
+    """(bootstrap, pid of the broker when started here)."""
     given = os.environ.get("KAFKA_BOOTSTRAP")
     if given:
-        yield given
+        yield given, None
         return
     with tempfile.TemporaryDirectory(prefix="bench-kafka-") as directory:
         local = KafkaBroker(Path(directory))
         local.start()
         try:
-            yield local.bootstrap
+            yield local.bootstrap, local.pid()
         finally:
             local.stop()
 
 
 @contextmanager
-def ingest_process(bootstrap: str, partitions: int) -> Iterator[tuple[int, int]]:
+def ingest_process(bootstrap: str, partitions: int, cores: set[int]) -> Iterator[tuple[int, int]]:
     topics = Topics(prefix=f"bench{uuid.uuid4().hex[:6]}-", partitions=partitions)
     create_topics(bootstrap, topics.all())
     port = free_port()
@@ -250,7 +266,12 @@ def ingest_process(bootstrap: str, partitions: int) -> Iterator[tuple[int, int]]
         "WAHA_HMAC_KEY": WAHA_KEY,
         "LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, cwd=PROJECT_ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        preexec_fn=partial(os.sched_setaffinity, 0, cores),
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -269,46 +290,138 @@ def ingest_process(bootstrap: str, partitions: int) -> Iterator[tuple[int, int]]
         process.wait(timeout=30)
 
 
-def _report(name: str, result: Result, elapsed: float, cpu: float, unit: str) -> None:
-    rate = (result.events if unit == "events" else result.requests) / elapsed
-    print(
-        f"{name:9} {rate:10,.0f} {unit}/s   ({result.requests:,} requests, "
-        f"{result.failures} not 200, {elapsed:.1f} s, ingest CPU {cpu / elapsed:.0%} of a core)"
+@dataclass
+class Probe:
+    """What a phase cost: CPU seconds of ingest and of the broker (when started here), and from
+    ingest's ``/metrics`` the events and records it produced on ``ack-events`` and how long its
+    requests waited for Kafka (``tickstream_ingest_produce_seconds``).
+    """
+
+    port: int
+    ingest_pid: int
+    broker_pid: int | None
+
+    def read(self) -> list[float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as answer:
+            sums = dict(_SUM_OR_COUNT.findall(answer.read().decode()))
+        return [
+            _cpu_seconds(self.ingest_pid),
+            _cpu_seconds(self.broker_pid) if self.broker_pid else 0.0,
+            *(float(sums.get(name, 0)) for name in _HISTOGRAMS),
+        ]
+
+
+_HISTOGRAMS = (
+    "record_events_sum",  # events produced on ack-events
+    "record_events_count",  # records produced on ack-events
+    "produce_seconds_sum",  # seconds requests waited for Kafka
+    "produce_seconds_count",  # requests that were acknowledged
+)
+_SUM_OR_COUNT = re.compile(r"(?m)^tickstream_ingest_(\w+_(?:sum|count)) (\S+)$")
+
+
+def phase(probe: Probe, name: str, unit: str, run: Callable[[], tuple[Result, float]]) -> Result:
+    """Run one phase and print its figures: rate, the load average when it started, each
+    process's share of a core, ingest's CPU per request, events per record, and the mean wait
+    for Kafka's acknowledgement.
+    """
+    load = os.getloadavg()[0]
+    before = probe.read()
+    result, elapsed = run()
+    ingest_cpu, broker_cpu, events, records, waited, acknowledged = (
+        after - first for after, first in zip(probe.read(), before, strict=True)
     )
+    rate = (result.events if unit == "events" else result.requests) / elapsed
+    broker = f"broker {broker_cpu / elapsed:.0%}, " if probe.broker_pid else ""
+    per_record = f"{events / records:,.1f}" if records else "-"
+    wait = f"{waited / acknowledged * 1000:.1f} ms" if acknowledged else "-"
+    print(
+        f"{name:15} {rate:9,.0f} {unit}/s  load {load:4.1f}  {result.requests:,} requests "
+        f"({result.failures} not 200) in {elapsed:.1f} s\n"
+        f"{'':15} CPU: ingest {ingest_cpu / elapsed:.0%} "
+        f"({ingest_cpu / max(result.requests, 1) * 1e6:,.0f} µs/request), {broker}"
+        f"load generator {result.cpu / elapsed:.0%}\n"
+        f"{'':15} {per_record} events/record, mean wait for Kafka {wait}"
+    )
+    return result
+
+
+def _pin(pin: bool) -> tuple[set[int], set[int]]:
+    """CPU sets (ingest, everything else): with ``--pin`` ingest gets the last core to itself
+    (other programs on the machine may still run there) and the broker and load generators the
+    others; without it, every core for all.
+    """
+    cores = os.sched_getaffinity(0)
+    if not pin or len(cores) < 2:
+        return cores, cores
+    last = max(cores)
+    return {last}, cores - {last}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    parser.add_argument("--rate", type=float, default=1000.0, help="req/s of the latency phase")
+    parser.add_argument(
+        "--rate",
+        type=lambda text: [float(rate) for rate in text.split(",")],
+        default=[1000.0, 3000.0],
+        help="req/s of the latency phases, comma-separated (default 1000,3000)",
+    )
     parser.add_argument("--clients", type=int, default=1, help="load generator processes")
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--connections", type=int, default=128, help="per client, webhooks")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ingest on the last core, broker and load generators on the others (default)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=20.0,
+        help="seconds of traffic before measuring: a freshly started broker spends its first "
+        "~30 s compiling (JIT), at up to a whole core",
+    )
     args = parser.parse_args(argv)
     # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the broker started here is stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-    with broker() as bootstrap, ingest_process(bootstrap, args.partitions) as (port, pid):
-        run_clients(port, "webhook", 1.0, 1, 8)  # warm-up: connections, producer, caches
-        phases = [
-            ("bulk", "bulk", 8, "events"),
-            ("webhooks", "webhook", args.connections, "requests"),
-        ]
-        for name, kind, concurrency, unit in phases:
-            cpu = _cpu_seconds(pid)
-            result, elapsed = run_clients(port, kind, args.seconds, args.clients, concurrency)
-            _report(name, result, elapsed, _cpu_seconds(pid) - cpu, unit)
-        cpu = _cpu_seconds(pid)
-        result, elapsed = run_clients(port, "latency", args.seconds, args.clients, 0, args.rate)
-        _report("latency", result, elapsed, _cpu_seconds(pid) - cpu, "requests")
-        latencies = sorted(result.latencies)
-        if latencies:
-            p99 = latencies[int(len(latencies) * 0.99) - 1]
-            print(
-                f"          at {args.rate:,.0f} req/s offered: p50 "
-                f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
-                f"max {latencies[-1] * 1000:.1f} ms"
-            )
+    ingest_cores, other_cores = _pin(args.pin)
+    os.sched_setaffinity(0, other_cores)  # inherited by the broker and the load generators
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, "
+        f"ingest on cores {sorted(ingest_cores)}, broker and load on {sorted(other_cores)}"
+    )
+    with (
+        broker() as (bootstrap, broker_pid),
+        ingest_process(bootstrap, args.partitions, ingest_cores) as (port, pid),
+    ):
+        # warm-up: the broker's JIT, connections, the producer, caches
+        run_clients(port, "bulk", min(args.warmup, 3.0), 1, 8)
+        run_clients(port, "webhook", args.warmup, 1, 32)
+        probe = Probe(port, pid, broker_pid)
+        phase(
+            probe,
+            "bulk",
+            "events",
+            partial(run_clients, port, "bulk", args.seconds, args.clients, 8),
+        )
+        phase(
+            probe,
+            "webhooks",
+            "requests",
+            partial(run_clients, port, "webhook", args.seconds, args.clients, args.connections),
+        )
+        for rate in args.rate:
+            run = partial(run_clients, port, "latency", args.seconds, args.clients, 0, rate)
+            result = phase(probe, f"at {rate:,.0f} req/s", "requests", run)
+            latencies = sorted(result.latencies)
+            if latencies:
+                p99 = latencies[int(len(latencies) * 0.99) - 1]
+                print(
+                    f"{'':15} latency: p50 {statistics.median(latencies) * 1000:.1f} ms, "
+                    f"p99 {p99 * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+                )
     return 0
 
 
