@@ -66,7 +66,7 @@ class Settings:
     sink_batch_records: int = 5000
     sink_batch_ms: int = 200
     sink_migrate: bool = False
-    ingest_min_linger_ms: float = 0.0
+    ingest_min_linger_ms: float = 25.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
