@@ -43,9 +43,20 @@ def main() -> int:
         await runner.setup()
         await web.TCPSite(runner, settings.bind_host, settings.worker_port).start()
 
-    worker = faust.Worker(app, loglevel=settings.log_level)
-    worker.execute_from_commandline()
+    worker_for(app, settings).execute_from_commandline()
     return 0
+
+
+def worker_for(app: faust.App, settings: Settings) -> faust.Worker:
+    """The Faust worker, without its start-up spinner.
+
+    With a log level of WARNING or above the spinner sets the root logger to DEBUG (its own
+    handler spins on every record), so every debug call in aiokafka and Faust built a log record
+    that was then dropped: about 8 % of the worker's time in the end-to-end benchmark.
+    """
+    worker = faust.Worker(app, loglevel=settings.log_level)
+    worker.spinner = None
+    return worker
 
 
 if __name__ == "__main__":
