@@ -32,3 +32,10 @@ TRACKED_MESSAGES = Gauge(
     "messages in the local state at the last recovery",
     registry=REGISTRY,
 )
+RECORD_AGE = Histogram(
+    "tickstream_worker_record_age_seconds",
+    "from a source record's append to Kafka to the worker processing it (how far behind it is)",
+    ["stage"],
+    buckets=(0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+    registry=REGISTRY,
+)

@@ -117,6 +117,8 @@ def create_worker(settings: Settings) -> faust.App:
         broker_heartbeat_interval=1.0,
     )
     state = WorkerState()
+    stage1_age = metrics.RECORD_AGE.labels(stage="1")
+    stage2_age = metrics.RECORD_AGE.labels(stage="2")
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     ack_topic = app.topic(topics.ack_events, partitions=partitions, **raw)
     partial_topic = app.topic(topics.campaign_partials, partitions=partitions, **raw)
@@ -290,6 +292,7 @@ def create_worker(settings: Settings) -> faust.App:
     async def track_messages(stream: faust.StreamT) -> None:
         async for event in stream.events():
             partition = event.message.partition
+            stage1_age.observe(time.time() - event.message.timestamp)
             try:
                 batch = decode_event_batch(event.value)
             except msgspec.DecodeError as exc:
@@ -425,6 +428,7 @@ def create_worker(settings: Settings) -> faust.App:
     @app.agent(stage2_topic)
     async def count_campaigns(stream: faust.StreamT) -> None:
         async for event in stream.events():
+            stage2_age.observe(time.time() - event.message.timestamp)
             try:
                 record = decode_campaign_input(event.value)
             except msgspec.DecodeError as exc:

@@ -39,6 +39,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -132,6 +133,8 @@ class Watcher:
 
     seen: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: defaultdict(list))
     dispatched: dict[str, int] = field(default_factory=dict)
+    # seconds from each snapshot's window end to its arrival here, per campaign
+    after_window: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     async def run(self, url: str) -> None:
         async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
@@ -146,6 +149,8 @@ class Watcher:
                 data = message["data"]
                 stats = data["statistics"]
                 self.seen[data["campaign_id"]].append((now, stats["total_delivered_count"]))
+                window_end = datetime.fromisoformat(data["window"]["end"]).timestamp()
+                self.after_window[data["campaign_id"]].append(time.time() - window_end)
                 self.dispatched[data["campaign_id"]] = stats.get("dispatched_count", 0)
 
     def delivered(self, campaign: str) -> int:
@@ -252,20 +257,31 @@ class Ingest:
 
 
 def scrape(port: int) -> dict[str, float]:
-    """Every sample of a service's ``/metrics``, summed over labels."""
+    """Every sample of a service's ``/metrics``: by name summed over labels, and by name with
+    its labels but ``le`` (``name{stage="1"}``)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     values: dict[str, float] = defaultdict(float)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             values[sample.name] += sample.value
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()) if k != "le")
+            if labels:
+                values[f"{sample.name}{{{labels}}}"] += sample.value
     return values
+
+
+RECORD_AGE = "tickstream_worker_record_age_seconds"
 
 
 async def settle(ports: dict[str, int], within: float = 300.0) -> bool:
     """Wait until the worker and the sink have worked off what the setup left them (their
     counters stop moving), so the latency phase measures latency and not the setup's backlog."""
-    watched = (("worker", "tickstream_worker_events_total"), ("sink", "sink_records_total"))
+    watched = (
+        ("worker", "tickstream_worker_events_total"),
+        ("worker", f'{RECORD_AGE}_count{{stage="2"}}'),  # partials stage 2 has taken in
+        ("sink", "sink_records_total"),
+    )
     deadline = time.monotonic() + within
     last: tuple[float, ...] = ()
     while time.monotonic() < deadline:
@@ -279,6 +295,16 @@ async def settle(ports: dict[str, int], within: float = 300.0) -> bool:
 
 STAGES = (
     ("ingest: request → Kafka ack", "ingest", "tickstream_ingest_produce_seconds"),
+    (
+        "worker: ack-events append → stage 1",
+        "worker",
+        f'{RECORD_AGE}{{stage="1"}}',
+    ),
+    (
+        "worker: partial append → stage 2",
+        "worker",
+        f'{RECORD_AGE}{{stage="2"}}',
+    ),
     ("worker: window end → snapshot on topic", "worker", "tickstream_worker_snapshot_lag_seconds"),
     ("sink: batch first record → commit", "sink", "sink_batch_seconds"),
     ("gateway: snapshot in → frame written", "gateway", "gateway_push_latency_seconds"),
@@ -290,8 +316,10 @@ def stage_means(
 ) -> list[str]:
     lines = []
     for label, service, metric in STAGES:
-        count = after[service].get(f"{metric}_count", 0) - before[service].get(f"{metric}_count", 0)
-        total = after[service].get(f"{metric}_sum", 0) - before[service].get(f"{metric}_sum", 0)
+        name, brace, labels = metric.partition("{")
+        count_key, sum_key = f"{name}_count{brace}{labels}", f"{name}_sum{brace}{labels}"
+        count = after[service].get(count_key, 0) - before[service].get(count_key, 0)
+        total = after[service].get(sum_key, 0) - before[service].get(sum_key, 0)
         mean = (
             f"{total / count * 1000:8.1f} ms mean over {count:,.0f}" if count else "   (no samples)"
         )
@@ -479,6 +507,17 @@ async def measure(args: argparse.Namespace, settings: Settings) -> None:
         )
         out.append("  per stage during the latency phase:")
         out += stage_means(before, after)
+        arrivals = percentiles(
+            [
+                t
+                for c in range(latency_load.campaigns)
+                for t in watcher.after_window[latency_load.campaign(c)]
+            ]
+        )
+        out.append(
+            f"    {'window end → snapshot on /ws':40} p50 {arrivals[0] * 1000:.0f} ms, "
+            f"p95 {arrivals[1] * 1000:.0f} ms"
+        )
 
         print(f"throughput phase: {max_load.total:,} acks as fast as possible…", file=sys.stderr)
         accepted, first, last = await ingest.acks(max_load, batch=500, rate=0)
