@@ -71,12 +71,13 @@ def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> s
 
 
 def expected_table(output: str) -> dict[str, list[int]]:
-    """The simulator's printed oracle: campaign -> total, sent, delivered, read, played, failed."""
+    """The simulator's printed oracle: campaign -> total, sent, delivered, read, played, failed,
+    skipped."""
     rows = {}
     for line in output.splitlines():
         parts = line.split()
-        if parts and parts[0].startswith("sim-") and len(parts) == 8:
-            rows[parts[0]] = [int(x) for x in parts[1:7]]
+        if parts and parts[0].startswith("sim-") and len(parts) == 9:
+            rows[parts[0]] = [int(x) for x in parts[1:8]]
     return rows
 
 
@@ -151,7 +152,15 @@ def test_up_runs_everything_and_sigterm_stops_it(home: Path) -> None:
 
         # ask the gateway ourselves, with a token of the development secret
         token = issue_token(secrets["TOKEN_SECRET"], "1", ttl_seconds=600)
-        for campaign_id, (total, sent, delivered, read, played, failed) in expected.items():
+        for campaign_id, (
+            total,
+            sent,
+            delivered,
+            read,
+            played,
+            failed,
+            skipped,
+        ) in expected.items():
             request = urllib.request.Request(
                 f"http://127.0.0.1:{ports['GATEWAY']}/api/campaigns/{campaign_id}",
                 headers={"Authorization": f"Bearer {token}"},
@@ -165,7 +174,8 @@ def test_up_runs_everything_and_sigterm_stops_it(home: Path) -> None:
                 stats["total_read_count"],
                 stats["total_played_count"],
                 stats["total_failed_count"],
-            ] == [sent, delivered, read, played, failed]
+                stats["skipped_count"],
+            ] == [sent, delivered, read, played, failed, skipped]
     finally:
         up.send_signal(signal.SIGTERM)
         try:
