@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
+from tickstream.bench import stop_cleanly_on_sigterm
+
 CAMPAIGN = "bench-campaign"
 WORKSPACE = "bench"
 
@@ -405,6 +407,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)

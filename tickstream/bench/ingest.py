@@ -47,6 +47,7 @@ import uvloop
 
 from streams.admin import create_topics
 from streams.topics import Topics
+from tickstream.bench import stop_cleanly_on_sigterm
 from tickstream.infra import PROJECT_ROOT, KafkaBroker, free_port
 
 API_TOKEN = "bench-token"
@@ -359,6 +360,7 @@ def _pin(pin: bool) -> tuple[set[int], set[int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument(

@@ -48,6 +48,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.auth import issue_token
 from streams.settings import Settings
+from tickstream.bench import stop_cleanly_on_sigterm
 from tickstream.devenv import DEV_SECRETS
 from tickstream.infra import LocalInfra, free_port
 from tickstream.up import Stack
@@ -571,6 +572,7 @@ async def measure(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    stop_cleanly_on_sigterm()
     from sink.migrate import upgrade
     from streams.admin import create_topics
     from streams.topics import Topics

@@ -39,6 +39,7 @@ from streams.events import encode as encode_record
 from streams.settings import Settings, sqlalchemy_url
 from streams.status import effective_status
 from streams.topics import Topics
+from tickstream.bench import stop_cleanly_on_sigterm
 from tickstream.infra import KafkaBroker, PostgresCluster
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -247,6 +248,7 @@ def report(label: str, count: int, seconds: float, unit: str) -> None:
 
 
 def main() -> int:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--snapshots", type=int, default=20_000)

@@ -28,6 +28,7 @@ from confluent_kafka import Consumer, TopicPartition
 from streams.admin import create_topics
 from streams.events import AckEvent, Dispatch, MessageEvent, decode_snapshot
 from streams.topics import Topics
+from tickstream.bench import stop_cleanly_on_sigterm
 from tickstream.infra import KafkaBroker, free_port
 from tickstream.workload import produce_events
 
@@ -205,6 +206,7 @@ def recovery_seconds(worker: WorkerProcess, bootstrap: str, topics: Topics, work
 
 
 def main() -> int:
+    stop_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=1_000_000, help="messages of the big run")
     parser.add_argument("--lag-seconds", type=float, default=30.0)
