@@ -230,7 +230,8 @@ def known_campaign_params(snapshots: Sequence[Snapshot]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- snapshots
 
-_STATISTICS = [
+# the snapshot statistics that campaign_stats keeps as columns (tests fill rows with them too)
+STATISTICS_COLUMNS = [
     "total_message_count",
     "total_sent_count",
     "total_delivered_count",
@@ -252,7 +253,7 @@ _STATS_COLUMNS = [
     "workspace_id",
     "campaign_uuid",
     "seq",
-    *_STATISTICS,
+    *STATISTICS_COLUMNS,
     "snapshot",
     "updated_at",
 ]

@@ -26,6 +26,7 @@ from gateway.auth import issue_token
 from gateway.keys import READY
 from sink.migrate import upgrade
 from sink.models import campaign_stats, campaign_stats_windows, campaigns
+from sink.store import STATISTICS_COLUMNS
 from streams.events import Snapshot, Statistics, WindowCounts, encode
 from streams.settings import Settings
 from streams.topics import Topics
@@ -113,26 +114,7 @@ def store_snapshot(engine: sa.Engine, snapshot: Snapshot) -> None:
         "seq": snapshot.seq,
         "snapshot": msgspec.to_builtins(snapshot),
         "updated_at": snapshot.timestamp,
-    } | {
-        k: getattr(s, k)
-        for k in (
-            "total_message_count",
-            "total_sent_count",
-            "total_delivered_count",
-            "total_read_count",
-            "total_played_count",
-            "total_failed_count",
-            "pending_count",
-            "delivery_rate",
-            "read_rate",
-            "success_rate",
-            "skipped_count",
-            "queued_count",
-            "awaiting_update_count",
-            "started_at",
-            "completed_at",
-        )
-    }
+    } | {k: getattr(s, k) for k in STATISTICS_COLUMNS}
     with engine.begin() as conn:
         conn.execute(
             campaign_stats.delete().where(campaign_stats.c.campaign_id == row["campaign_id"])
