@@ -57,7 +57,7 @@ from streams.partitioning import partition_for
 from streams.retention import Retired, is_retired_key, sweep
 from streams.settings import Settings
 from streams.topics import WORKER_TABLES, Topics
-from streams.write_behind import Segment, WriteBehind
+from streams.write_behind import Segment, Write, WriteBehind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -161,13 +161,7 @@ def create_worker(settings: Settings) -> faust.App:
         sent = await producer.send(topic, value=value, key=key, partition=partition)
         sent.add_done_callback(check_delivery)
 
-    async def persist(
-        table: TableT,
-        partition: int,
-        items: list[tuple[bytes, bytes | None]],
-        *,
-        atomic: bool = False,
-    ) -> None:
+    async def persist(table: TableT, partition: int, items: list[Write]) -> None:
         """Set (or, for ``None``, delete) table keys and append them to the table's changelog.
 
         Faust's own ``table[key] = value`` sends one changelog record at a time through its
@@ -178,9 +172,9 @@ def create_worker(settings: Settings) -> faust.App:
         at-least-once guarantee is unchanged: a committed offset implies a durable changelog.
         """
         apply_to_store(table, items)
-        await send_changelog(table, partition, items, atomic=atomic)
+        await send_changelog(table, partition, items)
 
-    def apply_to_store(table: TableT, items: list[tuple[bytes, bytes | None]]) -> None:
+    def apply_to_store(table: TableT, items: list[Write]) -> None:
         for key, value in items:
             if value is None:
                 table.data.pop(key, None)
@@ -190,7 +184,7 @@ def create_worker(settings: Settings) -> faust.App:
     async def send_changelog(
         table: TableT,
         partition: int,
-        items: list[tuple[bytes, bytes | None]],
+        items: list[Write],
         *,
         atomic: bool = False,
     ) -> None:
@@ -310,7 +304,7 @@ def create_worker(settings: Settings) -> faust.App:
                 after[message_id] = join(after[message_id], item)
             now = datetime.now(UTC)
             statuses = []
-            writes: list[tuple[bytes, bytes | None]] = []
+            writes: list[Write] = []
             for message_id, new in after.items():
                 old = before[message_id]
                 if new != old:
@@ -408,7 +402,7 @@ def create_worker(settings: Settings) -> faust.App:
                     candidates[partition].append((key, _message_decoder.decode(value)))
         # Everything up to here and the store changes below run without yielding to the agent,
         # so no event can touch a message between being read and being retired.
-        work: list[list[tuple[bytes, bytes | None]]] = []
+        work: list[list[Write]] = []
         for partition, items in candidates.items():
             groups, retired = sweep(
                 partition, items, state.retired[partition], campaign_cutoff, orphan_cutoff
