@@ -159,6 +159,11 @@ def _phone(c: int, m: int) -> str:
     return f"5511{9 - c % 10}{m:08d}"
 
 
+def _turn(shape: Shape, m: int) -> float:
+    """When the sender gets to recipient ``m``: recipients are spread over the duration."""
+    return m / max(1, shape.recipients) * shape.duration
+
+
 def _skip(
     plan: Plan,
     rng: random.Random,
@@ -169,7 +174,7 @@ def _skip(
     start: datetime,
 ) -> None:
     reason_code, reason = SKIP_REASONS[rng.randrange(len(SKIP_REASONS))]
-    at = max(0.0, m / max(1, shape.recipients) * shape.duration - rng.uniform(0, 0.5))
+    at = max(0.0, _turn(shape, m) - rng.uniform(0, 0.5))
     skip = {
         "campaign_id": campaign_id,
         "workspace_id": plan.workspace,
@@ -204,7 +209,7 @@ def _message(
     provider = PROVIDERS[rng.randrange(len(PROVIDERS))]
     phone = _phone(c, m)
     message_id = _message_id(rng, provider, phone)
-    dispatched = m / max(1, shape.recipients) * shape.duration + rng.uniform(0, 0.05)
+    dispatched = _turn(shape, m) + rng.uniform(0, 0.05)
     statuses = _fate(rng, shape, provider)
     if provider == "twilio" and statuses:
         statuses = ["pending", *statuses]  # Twilio reports "queued" first
