@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,15 +35,29 @@ def test_counts_equal_the_oracle(
     # acks before their dispatch: half the events go in before the worker even starts
     half = len(events) // 2
     produce_events(kafka_bootstrap, topics, events[:half])
-    worker = start_service("streams", service_env(kafka_bootstrap, topics), tmp_path / "w.log")
+    env = service_env(kafka_bootstrap, topics)
+    worker = start_service("streams", env, tmp_path / "w.log")
     reader = SnapshotReader(kafka_bootstrap, topics, group_id)
     try:
         produce_events(kafka_bootstrap, topics, events[half:])
         got = reader.wait_for(expected, timeout=180)
+        url = f"http://127.0.0.1:{env['WORKER_PORT']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            metrics = response.read().decode()
     finally:
         stop(worker)
         reader.close()
     assert got == expected
+    # both stages report how far behind they are (record age), with records observed
+    for stage in ("1", "2"):
+        observed = re.search(
+            rf'^tickstream_worker_record_age_seconds_count{{stage="{stage}"}} (\S+)$', metrics, re.M
+        )
+        total = re.search(
+            rf'^tickstream_worker_record_age_seconds_sum{{stage="{stage}"}} (\S+)$', metrics, re.M
+        )
+        assert observed is not None and float(observed.group(1)) > 0, stage
+        assert total is not None and float(total.group(1)) >= 0, stage
     # every snapshot's seq of a campaign grows
     seqs: dict[str, list[int]] = {}
     for snap in reader.all:
