@@ -20,6 +20,7 @@ from gateway.fanout import Hub, snapshot_message
 from gateway.metrics import GatewayMetrics
 from gateway.store import SnapshotStore
 from streams.events import DecodeError, Snapshot, decode_snapshot, encode
+from streams.fetching import FETCH_MAX_WAIT_MS
 from streams.settings import Settings
 from streams.topics import Topics
 
@@ -98,6 +99,18 @@ async def _start_positions(
     return ends
 
 
+def snapshot_consumer(settings: Settings) -> AIOKafkaConsumer:
+    """A consumer outside any group: every gateway reads every snapshot, positioned by hand."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="tickstream-gateway",
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
+
+
 async def consume(
     settings: Settings,
     feed: SnapshotFeed,
@@ -109,13 +122,7 @@ async def consume(
     topic = Topics.from_settings(settings).campaign_stats
     resume: dict[TopicPartition, int] = {}  # next offset per partition, kept across failures
     while True:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id="tickstream-gateway",
-        )
+        consumer = snapshot_consumer(settings)
         try:
             await consumer.start()
             ends = await _start_positions(consumer, settings.kafka_bootstrap, topic, since, resume)
