@@ -203,6 +203,9 @@ class KafkaBroker:
             "-Xmx768m",
             "-Xms256m",
             "-XX:+UseG1GC",
+            # C1 only: on 2 cores, C2 compiling a fresh broker took ~40 % of a core for minutes,
+            # taken from the pipeline it serves (docs/operations.md)
+            "-XX:TieredStopAtLevel=1",
             "-cp",
             f"{KAFKA_LIBS}/*",
             f"-Dlog4j.configuration=file:{log4j}",
