@@ -22,12 +22,11 @@ import msgspec
 from streams.events import Counters, encode
 from streams.message_state import MessageState, contribution, earliest
 from streams.stats import add_counters, counters_of
+from streams.write_behind import Write
 
 RETIRED_PREFIX = b"\x00retired\x00"
 # Deletes per atomic group: keeps each group's record batch far below Kafka's 1 MiB.
 CHUNK = 1000
-
-Write = tuple[bytes, bytes | None]
 
 
 class Retired(msgspec.Struct, frozen=True, kw_only=True):
