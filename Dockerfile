@@ -8,6 +8,7 @@ RUN npm ci --no-audit --no-fund --silent
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY contract contract
 COPY streams streams
 COPY ingest ingest
 COPY sink sink

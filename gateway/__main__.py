@@ -7,8 +7,8 @@ import resource
 
 from aiohttp import web
 
+from contract.settings import Settings
 from gateway.app import create_app
-from streams.settings import Settings
 
 
 def raise_open_files_limit() -> int:

@@ -15,13 +15,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from contract.events import Snapshot
+from contract.settings import Settings
 from gateway import db, native, pusher, rest
 from gateway.fanout import Hub, Protocol
 from gateway.feed import SnapshotFeed, consume
 from gateway.keys import ENGINE, FEED, HUB, METRICS, READY, SETTINGS
 from gateway.metrics import GatewayMetrics
-from streams.events import Snapshot
-from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 

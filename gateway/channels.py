@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from streams.events import Snapshot
+from contract.events import Snapshot
 
 PRIVATE = "private-"
 UNSUPPORTED_PREFIXES = ("presence-", "private-encrypted-")

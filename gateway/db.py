@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sink.models import campaign_stats, campaigns, message_status
-from streams.events import DecodeError, Snapshot, decode_snapshot
+from contract.events import DecodeError, Snapshot, decode_snapshot
+from contract.schema import campaign_stats, campaigns, message_status
 
 RECIPIENT_COLUMNS = (
     "message_id",

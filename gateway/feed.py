@@ -15,14 +15,14 @@ import time
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 
+from contract.events import DecodeError, Snapshot, decode_snapshot, encode
+from contract.fetching import FETCH_MAX_WAIT_MS
+from contract.settings import Settings
+from contract.topics import Topics
 from gateway.channels import Channel, Kind, snapshot_channels
 from gateway.fanout import Hub, snapshot_message
 from gateway.metrics import GatewayMetrics
 from gateway.store import SnapshotStore
-from streams.events import DecodeError, Snapshot, decode_snapshot, encode
-from streams.fetching import FETCH_MAX_WAIT_MS
-from streams.settings import Settings
-from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ import asyncio
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contract.settings import Settings
 from gateway.fanout import Hub
 from gateway.feed import SnapshotFeed
 from gateway.metrics import GatewayMetrics
-from streams.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", GatewayMetrics)

@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
+from contract.events import encode
 from gateway.access import channel_allowed
 from gateway.channels import ChannelError, Kind, parse_channel
 from gateway.fanout import Protocol, Subscriber, snapshot_message
 from gateway.keys import FEED, HUB
 from gateway.rest import workspace_of
 from gateway.sockets import MAX_SUBSCRIPTIONS, open_socket, run_socket
-from streams.events import encode
 
 
 def _error(sub: Subscriber, code: str, message: str, channel: str | None = None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from streams.status import STATUSES
+from contract.status import STATUSES
 
 DEFAULT_SERIES_SPAN = timedelta(hours=1)
 MAX_SERIES_POINTS = 10_000

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from contract.events import encode
 from gateway.access import channel_allowed
 from gateway.auth import (
     AuthError,
@@ -28,7 +29,6 @@ from gateway.fanout import Message, Protocol, Subscriber, snapshot_message
 from gateway.keys import FEED, HUB, SETTINGS
 from gateway.rest import http_error, workspace_of
 from gateway.sockets import MAX_SUBSCRIPTIONS, open_socket, run_socket
-from streams.events import encode
 
 CLOSE_UNKNOWN_APP = 4001
 CLOSE_UNSUPPORTED_PROTOCOL = 4007

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from streams.events import Snapshot
+from contract.events import Snapshot
 
 
 class SnapshotStore:

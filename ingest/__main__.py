@@ -8,8 +8,8 @@ import logging
 import uvloop
 from aiohttp import web
 
+from contract.settings import Settings
 from ingest.app import create_app
-from streams.settings import Settings
 
 
 def main() -> int:

@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from contract.settings import Settings
+from contract.topics import Topics
 from ingest import handlers
 from ingest.batcher import Batcher
 from ingest.handlers import INGEST, Ingest
 from ingest.metrics import Metrics
 from ingest.openapi import openapi_document
 from ingest.producer import KafkaProducer, producer_config
-from streams.settings import Settings
-from streams.topics import Topics
 
 SETTINGS = web.AppKey("settings", Settings)
 OPENAPI = web.AppKey("openapi", dict)

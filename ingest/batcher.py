@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from contract.events import EventBatch, MessageEvent, encode
+from contract.partitioning import partition_for, partitions_for
 from ingest.producer import KafkaProducer, Unavailable
-from streams.events import EventBatch, MessageEvent, encode
-from streams.partitioning import partition_for, partitions_for
 
 # Kafka's default largest record is 1 MB; stay below it with room for the record overhead.
 MAX_RECORD_BYTES = 900_000

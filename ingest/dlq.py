@@ -6,7 +6,7 @@ import base64
 from collections.abc import Iterable
 from datetime import datetime
 
-from streams.events import IngestDeadLetter
+from contract.events import IngestDeadLetter
 
 # Headers that authenticate the sender; a dead letter must not become a credential store.
 SECRET_HEADERS = frozenset(

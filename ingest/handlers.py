@@ -20,6 +20,10 @@ from typing import TypeVar
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contract.events import MessageEvent, encode
+from contract.partitioning import partition_for
+from contract.settings import Settings
+from contract.topics import Topics
 from ingest import auth
 from ingest.batcher import Batcher
 from ingest.dlq import dead_letter
@@ -28,10 +32,6 @@ from ingest.payload import BadInput
 from ingest.producer import KafkaProducer, Unavailable, acknowledged
 from ingest.providers import api
 from ingest.webhooks import WEBHOOKS, Request, Webhook
-from streams.events import MessageEvent, encode
-from streams.partitioning import partition_for
-from streams.settings import Settings
-from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

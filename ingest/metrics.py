@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from streams.events import AckEvent, MessageEvent, Skip
+from contract.events import AckEvent, MessageEvent, Skip
 
 MAX_LABEL_PAIRS = 200
 RECORD_EVENTS_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from streams.events import AckEvent, idempotency_key
-from streams.status import StatusName, UnknownStatus
+from contract.events import AckEvent, idempotency_key
+from contract.status import StatusName, UnknownStatus
 
 T = TypeVar("T")
 

@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from contract.events import AckEvent
+from contract.settings import Settings
 from ingest import auth
 from ingest.providers import evolution, meta, twilio, waha, webjs
-from streams.events import AckEvent
-from streams.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from streams.settings import Settings
+from contract.settings import Settings
 
 from .app import create_app
 from .migrate import upgrade

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.settings import Settings
+from contract.settings import Settings
 
 from .metrics import SinkMetrics
 from .service import Sink

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from streams.events import MessageStatus, Snapshot
-from streams.status import NAME_OF_RANK, effective_status
+from contract.events import MessageStatus, Snapshot
+from contract.status import NAME_OF_RANK, effective_status
 
 # A missing time sorts after every real one, as PostgreSQL's 'infinity' does.
 NEVER = datetime.max.replace(tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from streams.settings import sqlalchemy_url
+from contract.settings import sqlalchemy_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

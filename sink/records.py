@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from streams.events import (
+from contract.events import (
     CampaignRegistration,
     DecodeError,
     MessageStatusBatch,
@@ -23,7 +23,7 @@ from streams.events import (
     decode_snapshot,
     decode_status_batch,
 )
-from streams.topics import Topics
+from contract.topics import Topics
 
 from .merge import RANKS
 

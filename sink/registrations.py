@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from streams.events import CampaignRegistration, encode
+from contract.events import CampaignRegistration, encode
 
 from .records import DeadLetter, Origin
 

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Message, Producer
 from confluent_kafka import TopicPartition as KafkaPartition
 
-from streams.events import encode
-from streams.settings import Settings
-from streams.topics import Topics
+from contract.events import encode
+from contract.settings import Settings
+from contract.topics import Topics
 
 from .metrics import SinkMetrics
 from .records import DeadLetter, Item, Origin, classify

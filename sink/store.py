@@ -5,7 +5,7 @@ the batch travels as ONE JSON array parameter (msgspec encodes it in C; PostgreS
 C), one round trip per table, and the conflict clause merges with the rules of
 :mod:`sink.merge`, so a replayed record changes nothing. (Array parameters per column, the first
 version, spent most of their time adapting each value in Python: about a third of the speed.)
-Column types come from :mod:`sink.models`, the schema's one description.
+Column types come from :mod:`contract.schema`, the schema's one description.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from streams.events import CampaignRegistration, MessageStatus, MessageStatusBatch, Snapshot
+from contract.events import CampaignRegistration, MessageStatus, MessageStatusBatch, Snapshot
+from contract.schema import campaign_stats, campaign_stats_windows, campaigns, message_status
 
 from .merge import latest_snapshots, latest_windows, merge_statuses, row_status_sql
-from .models import campaign_stats, campaign_stats_windows, campaigns, message_status
 from .records import DeadLetter, Item, Origin
 from .registrations import Registration, dead_letter, refusal, settle
 

@@ -9,8 +9,8 @@ import uvloop
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contract.settings import Settings
 from streams.metrics import REGISTRY
-from streams.settings import Settings
 from streams.worker import create_worker
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from streams.events import CampaignPartial, Counters
+from contract.events import CampaignPartial, Counters
 from streams.message_state import NO_CONTRIBUTION, Contribution, MessageState, contribution
 from streams.retention import Retired
 from streams.stats import counters_of

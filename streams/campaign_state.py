@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from streams.events import (
+from contract.events import (
     CampaignPartial,
     CampaignRegistration,
     Counters,

@@ -12,7 +12,7 @@ processed those records (docs/worker.md). Fetching from a copy taken when the fe
 it: the copy is never empty (Faust only fetches when some partition is active) and never grows
 into partitions Faust will not accept.
 
-``WorkerConsumer`` also lets the broker hold a fetch for ``streams.fetching.FETCH_MAX_WAIT_MS``
+``WorkerConsumer`` also lets the broker hold a fetch for ``contract.fetching.FETCH_MAX_WAIT_MS``
 instead of Faust's fixed 1.5 s, which made the worker run a second behind for whole benchmark runs.
 
 ``WorkerProducer`` runs a hook before every flush, so that records the worker buffers itself
@@ -30,7 +30,7 @@ from faust.transport.consumer import RecordMap
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Producer, Transport
 from faust.types import TP
 
-from streams.fetching import FETCH_MAX_WAIT_MS
+from contract.fetching import FETCH_MAX_WAIT_MS
 
 
 class WorkerConsumerThread(AIOKafkaConsumerThread):

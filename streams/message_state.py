@@ -12,8 +12,8 @@ from datetime import datetime
 
 import msgspec
 
-from streams.events import AckEvent, Attempt, Dispatch, MessageEvent, MessageStatus, Skip
-from streams.status import RANK_OF, effective_status
+from contract.events import AckEvent, Attempt, Dispatch, MessageEvent, MessageStatus, Skip
+from contract.status import RANK_OF, effective_status
 
 # The fields holding the first time each rank (1..4) was seen, by rank.
 RANK_TIME_FIELDS = ("", "sent_at", "delivered_at", "read_at", "played_at")

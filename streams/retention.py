@@ -19,7 +19,7 @@ from datetime import datetime
 
 import msgspec
 
-from streams.events import Counters, encode
+from contract.events import Counters, encode
 from streams.message_state import MessageState, contribution, earliest
 from streams.stats import add_counters, counters_of
 from streams.write_behind import Write

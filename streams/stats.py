@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from streams.events import Counters, Statistics
+from contract.events import Counters, Statistics
 
 
 def rate(numerator: int, divisor: int) -> float:

@@ -29,17 +29,7 @@ import faust
 import msgspec
 from faust.types import TableT
 
-from streams import metrics
-from streams.aggregates import PartitionAggregates
-from streams.campaign_state import (
-    CampaignState,
-    apply_partial,
-    apply_registration,
-    due_windows,
-    mark_emitted,
-    snapshot,
-)
-from streams.events import (
+from contract.events import (
     Attempt,
     CampaignPartial,
     Dispatch,
@@ -51,12 +41,22 @@ from streams.events import (
     encode,
     skip_message_id,
 )
+from contract.partitioning import partition_for
+from contract.settings import Settings
+from contract.topics import WORKER_TABLES, Topics
+from streams import metrics
+from streams.aggregates import PartitionAggregates
+from streams.campaign_state import (
+    CampaignState,
+    apply_partial,
+    apply_registration,
+    due_windows,
+    mark_emitted,
+    snapshot,
+)
 from streams.faust_transport import WorkerConsumer, WorkerProducer
 from streams.message_state import EMPTY, MessageState, join, status_record
-from streams.partitioning import partition_for
 from streams.retention import Retired, is_retired_key, sweep
-from streams.settings import Settings
-from streams.topics import WORKER_TABLES, Topics
 from streams.write_behind import Segment, Write, WriteBehind
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from streams.events import Attempt, MessageStatus
+from contract.events import Attempt, MessageStatus
 
 Write = tuple[bytes, bytes | None]  # a table key and its new value (None: deleted)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from streams.admin import create_topics
-from streams.settings import Settings, sqlalchemy_url
-from streams.topics import Topics
+from contract.admin import create_topics
+from contract.settings import Settings, sqlalchemy_url
+from contract.topics import Topics
 from tickstream.infra import KafkaBroker, PostgresCluster
 
 START_TIMES: dict[str, str] = {}

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from streams.settings import Settings
+from contract.settings import Settings
 from tickstream.devenv import load_dev_env
 from tickstream.infra import InfraError, LocalInfra, default_state_dir
 
@@ -50,8 +50,8 @@ def cmd_infra(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from streams.admin import create_topics
-    from streams.topics import Topics
+    from contract.admin import create_topics
+    from contract.topics import Topics
 
     settings = _settings_with_local_infra()
     if not settings.kafka_bootstrap:

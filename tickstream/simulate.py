@@ -29,9 +29,9 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from contract.events import AckEvent, Dispatch, MessageEvent, Skip, skip_message_id
+from contract.settings import Settings
 from ingest.auth import twilio_signature
-from streams.events import AckEvent, Dispatch, MessageEvent, Skip, skip_message_id
-from streams.settings import Settings
 from tickstream.devenv import load_dev_env
 from tickstream.infra import default_state_dir
 from tickstream.workload import Expected, oracle

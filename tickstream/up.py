@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from streams.settings import Settings
+from contract.settings import Settings
 from tickstream.devenv import dev_secrets, services_file, write_env_file
 from tickstream.infra import LocalInfra, default_state_dir
 
@@ -219,10 +219,10 @@ def _stop_on_signals(stopping: threading.Event) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``tickstream up [--demo] [--keep-infra]``."""
+    from contract.admin import create_topics
+    from contract.topics import Topics
     from gateway.auth import issue_token
     from sink.migrate import upgrade
-    from streams.admin import create_topics
-    from streams.topics import Topics
 
     stopping = threading.Event()
     _stop_on_signals(stopping)

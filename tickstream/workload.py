@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from confluent_kafka import Producer
 
-from streams.events import (
+from contract.events import (
     AckEvent,
     Attempt,
     CampaignRegistration,
@@ -25,9 +25,9 @@ from streams.events import (
     encode,
     skip_message_id,
 )
-from streams.partitioning import partition_for
-from streams.status import RANK_OF
-from streams.topics import Topics
+from contract.partitioning import partition_for
+from contract.status import RANK_OF
+from contract.topics import Topics
 
 
 @dataclass(frozen=True, slots=True)

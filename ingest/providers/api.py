@@ -12,8 +12,7 @@ from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
-from ingest.payload import BadInput, decode, from_validation
-from streams.events import (
+from contract.events import (
     AckEvent,
     AwareDatetime,
     CampaignRegistration,
@@ -23,7 +22,8 @@ from streams.events import (
     idempotency_key,
     skip_message_id,
 )
-from streams.status import StatusName
+from contract.status import StatusName
+from ingest.payload import BadInput, decode, from_validation
 
 T = TypeVar("T")
 Short = Annotated[str, msgspec.Meta(max_length=512)]

@@ -14,9 +14,9 @@ from datetime import datetime
 
 import msgspec
 
+from contract.events import AckEvent
+from contract.status import EVOLUTION_IGNORED, evolution_status
 from ingest.payload import BadInput, decode, event_time, make_ack, mapped
-from streams.events import AckEvent
-from streams.status import EVOLUTION_IGNORED, evolution_status
 
 PROVIDER = "evolution"
 UPDATE_EVENTS = frozenset({"messages.update", "MESSAGES_UPDATE"})

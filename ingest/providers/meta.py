@@ -11,9 +11,9 @@ from datetime import datetime
 
 import msgspec
 
+from contract.events import AckEvent
+from contract.status import meta_status
 from ingest.payload import decode, event_time, make_ack, mapped
-from streams.events import AckEvent
-from streams.status import meta_status
 
 PROVIDER = "meta"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import parse_qsl
 
+from contract.events import AckEvent
+from contract.status import twilio_status
 from ingest.payload import BadInput, make_ack, mapped
-from streams.events import AckEvent
-from streams.status import twilio_status
 
 PROVIDER = "twilio"
 

@@ -12,9 +12,9 @@ from datetime import datetime
 
 import msgspec
 
+from contract.events import AckEvent
+from contract.status import webjs_ack_name_status, webjs_ack_status
 from ingest.payload import BadInput, absent, decode, event_time, make_ack, mapped, present
-from streams.events import AckEvent
-from streams.status import webjs_ack_name_status, webjs_ack_status
 
 PROVIDER = "waha"
 ACK_EVENTS = frozenset({"message.ack", "message.ack.group"})

@@ -20,9 +20,9 @@ from datetime import datetime
 
 import msgspec
 
+from contract.events import AckEvent
+from contract.status import webjs_ack_status, webjs_shifted_status
 from ingest.payload import BadInput, absent, decode, event_time, make_ack, mapped, present
-from streams.events import AckEvent
-from streams.status import webjs_ack_status, webjs_shifted_status
 
 PROVIDER = "webjs"
 STATUS_EVENTS = frozenset({"message_status_updated", "message_delivered", "message_read"})

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.events import Snapshot, decode_snapshot
-from streams.topics import Topics
+from contract.events import Snapshot, decode_snapshot
+from contract.topics import Topics
 from tickstream.infra import free_port
 from tickstream.workload import Expected
 

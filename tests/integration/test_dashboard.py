@@ -28,14 +28,14 @@ import sqlalchemy as sa
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from contract.events import Counters, Snapshot, WindowCounts
+from contract.schema import campaign_stats, message_status
+from contract.settings import Settings
+from contract.topics import Topics
 from gateway.auth import issue_token
 from sink.migrate import upgrade
-from sink.models import campaign_stats, message_status
-from streams.events import Counters, Snapshot, WindowCounts
-from streams.settings import Settings
 from streams.stats import statistics
-from streams.topics import Topics
-from tests.integration import test_gateway_helpers as gw
+from tests.integration import gateway_support as gw
 from tests.integration.pipeline import service_env, start_service, stop
 from tickstream.infra import free_port
 

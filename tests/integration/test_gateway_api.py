@@ -16,11 +16,11 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from contract.schema import message_status
+from contract.settings import Settings
 from gateway.fanout import Protocol
 from gateway.keys import HUB, METRICS
-from sink.models import message_status
-from streams.settings import Settings
-from tests.integration.test_gateway_helpers import (
+from tests.integration.gateway_support import (
     gateway_settings,
     insert_campaign,
     make_snapshot,

@@ -13,8 +13,8 @@ import aiohttp
 import psycopg
 import pytest
 
-from streams.settings import Settings
-from tests.integration.test_gateway_helpers import (
+from contract.settings import Settings
+from tests.integration.gateway_support import (
     gateway_settings,
     insert_campaign,
     prepare_database,

@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from contract.settings import Settings
 from gateway.auth import pusher_api_signature
-from streams.settings import Settings
-from tests.integration.test_gateway_helpers import (
+from tests.integration.gateway_support import (
     APP_SECRET,
     ROOT,
     gateway_settings,

@@ -8,9 +8,9 @@ import signal
 
 import pytest
 
+from contract.settings import Settings
 from sink.migrate import upgrade
-from streams.settings import Settings
-from tests.integration.test_gateway_helpers import (
+from tests.integration.gateway_support import (
     gateway_settings,
     start_gateway_process,
     wait_ready,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, Producer
 
-from streams.topics import Topics
+from contract.topics import Topics
 from tickstream.infra import port_open
 
 pytestmark = pytest.mark.integration

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from contract.events import AckEvent, decode_event_batch, idempotency_key
+from contract.partitioning import partition_for
+from contract.topics import Topics
 from ingest.batcher import Batcher
 from ingest.metrics import Metrics
 from ingest.producer import KafkaProducer, Unavailable, producer_config
-from streams.events import AckEvent, decode_event_batch, idempotency_key
-from streams.partitioning import partition_for
-from streams.topics import Topics
-from tests.integration.test_ingest_support import read_topic
+from tests.integration.ingest_support import read_topic
 from tickstream.infra import free_port
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import signal
 import aiohttp
 import pytest
 
-from streams.events import decode_event_batch
-from streams.topics import Topics
-from tests.integration.test_ingest_support import API, dumps, ingest_process, read_topic
+from contract.events import decode_event_batch
+from contract.topics import Topics
+from tests.integration.ingest_support import API, dumps, ingest_process, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from streams.events import (
+from contract.events import (
     AckEvent,
     Dispatch,
     Skip,
@@ -17,9 +17,9 @@ from streams.events import (
     decode_ingest_dead_letter,
     skip_message_id,
 )
-from streams.partitioning import partition_for
-from streams.topics import Topics
-from tests.integration.test_ingest_support import (
+from contract.partitioning import partition_for
+from contract.topics import Topics
+from tests.integration.ingest_support import (
     API,
     dumps,
     ingest_client,

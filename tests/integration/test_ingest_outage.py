@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from streams.admin import create_topics
-from streams.events import decode_event_batch
-from streams.topics import Topics
-from tests.integration.test_ingest_support import (
+from contract.admin import create_topics
+from contract.events import decode_event_batch
+from contract.topics import Topics
+from tests.integration.ingest_support import (
     API,
     dumps,
     ingest_client,

@@ -11,10 +11,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from contract.admin import create_topics
+from contract.topics import Topics
 from ingest.openapi import openapi_document
-from streams.admin import create_topics
-from streams.topics import Topics
-from tests.integration.test_ingest_support import API, ingest_process
+from tests.integration.ingest_support import API, ingest_process
 
 pytestmark = [
     pytest.mark.integration,

@@ -1,12 +1,12 @@
-"""The Alembic migrations build exactly the schema that ``sink.models`` describes."""
+"""The Alembic migrations build exactly the schema that ``contract.schema`` describes."""
 
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
 
+from contract.schema import metadata
 from sink.migrate import upgrade
-from sink.models import metadata
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.settings import Settings
 from gateway.auth import issue_token
 from sink.migrate import upgrade
-from streams.settings import Settings
 from tickstream.devenv import DEV_SECRETS
 from tickstream.infra import free_port
 from tickstream.simulate import PROVIDERS, Shape, make_plan, send_plan, verify

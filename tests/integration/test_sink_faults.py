@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from contract.events import CampaignRegistration
+from contract.settings import Settings
+from contract.topics import Topics
 from sink.lag import group_lag
 from sink.migrate import upgrade
 from sink.records import decode_dead_letter
 from sink.service import default_group_id
-from streams.events import CampaignRegistration
-from streams.settings import Settings
-from streams.topics import Topics
 from tests.integration.test_sink_pipeline import (
     T0,
     check_snapshots,

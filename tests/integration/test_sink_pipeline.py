@@ -19,14 +19,7 @@ import pytest
 import sqlalchemy as sa
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
-from sink.lag import group_lag
-from sink.merge import latest_snapshots, latest_windows, merge_statuses, row_status, row_status_sql
-from sink.migrate import upgrade
-from sink.models import campaign_stats, campaign_stats_windows, campaigns, message_status
-from sink.records import Item, Origin, decode_dead_letter
-from sink.service import Sink
-from sink.store import write_batch
-from streams.events import (
+from contract.events import (
     CampaignRegistration,
     MessageStatus,
     MessageStatusBatch,
@@ -36,9 +29,16 @@ from streams.events import (
     encode,
     skip_message_id,
 )
-from streams.settings import Settings, sqlalchemy_url
-from streams.status import effective_status
-from streams.topics import Topics
+from contract.schema import campaign_stats, campaign_stats_windows, campaigns, message_status
+from contract.settings import Settings, sqlalchemy_url
+from contract.status import effective_status
+from contract.topics import Topics
+from sink.lag import group_lag
+from sink.merge import latest_snapshots, latest_windows, merge_statuses, row_status, row_status_sql
+from sink.migrate import upgrade
+from sink.records import Item, Origin, decode_dead_letter
+from sink.service import Sink
+from sink.store import write_batch
 
 pytestmark = pytest.mark.integration
 

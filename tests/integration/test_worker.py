@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.events import Dispatch, skip_message_id
-from streams.topics import Topics
+from contract.events import Dispatch, skip_message_id
+from contract.topics import Topics
 from tests.integration.pipeline import SnapshotReader, service_env, start_service, stop
 from tickstream.workload import (
     campaign_events,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.topics import Topics
+from contract.topics import Topics
 from tests.integration.pipeline import SnapshotReader, service_env, start_service, stop
 from tickstream.workload import campaign_events, oracle, produce_events
 

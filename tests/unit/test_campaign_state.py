@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.events import CampaignPartial, CampaignRegistration, Counters
 from streams.campaign_state import (
     CampaignState,
     apply_partial,
@@ -17,7 +18,6 @@ from streams.campaign_state import (
     snapshot,
     totals,
 )
-from streams.events import CampaignPartial, CampaignRegistration, Counters
 from streams.stats import sum_counters
 
 WINDOW = 1000

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.settings import Settings
+from contract.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.kafka.yml"

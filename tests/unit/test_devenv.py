@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from streams.settings import Settings
+from contract.settings import Settings
 from tickstream.devenv import DEV_SECRETS, dev_secrets, load_dev_env, read_env_file, services_file
 from tickstream.up import banner, dev_environment
 

@@ -1,14 +1,14 @@
-"""Both consumers on the live path let the broker hold a fetch briefly (streams.fetching): with
+"""Both consumers on the live path let the broker hold a fetch briefly (contract.fetching): with
 Faust's 1.5 s the worker ran a second behind for whole benchmark runs."""
 
 from __future__ import annotations
 
 from faust.transport.drivers.aiokafka import Transport
 
+from contract.fetching import FETCH_MAX_WAIT_MS
+from contract.settings import Settings
 from gateway.feed import snapshot_consumer
 from streams.faust_transport import WorkerConsumer, WorkerConsumerThread
-from streams.fetching import FETCH_MAX_WAIT_MS
-from streams.settings import Settings
 from streams.worker import create_worker
 
 SETTINGS = Settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-")

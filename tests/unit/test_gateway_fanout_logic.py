@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract.events import Snapshot, Statistics, WindowCounts
 from gateway.channels import ChannelError, Kind, parse_channel, snapshot_channels
 from gateway.fanout import Protocol, render
 from gateway.outbox import Outbox, Overflow
 from gateway.params import ParamError, recipients_query, series_query
 from gateway.store import SnapshotStore
-from streams.events import Snapshot, Statistics, WindowCounts
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

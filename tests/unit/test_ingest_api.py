@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract.events import AckEvent, Dispatch, Skip, decode_event_batch, skip_message_id
+from contract.partitioning import partition_for, partitions_for
 from ingest.batcher import group_by_partition, pack
 from ingest.dlq import dead_letter, safe_headers
 from ingest.payload import BadInput, event_time
 from ingest.providers import api
-from streams.events import AckEvent, Dispatch, Skip, decode_event_batch, skip_message_id
-from streams.partitioning import partition_for, partitions_for
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 EVENT = {"message_id": "m1", "status": "read", "occurred_at": "2026-11-25T12:00:00Z"}

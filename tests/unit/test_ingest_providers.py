@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract.events import AckEvent
 from ingest.payload import BadInput
 from ingest.providers import evolution, meta, twilio, waha, webjs
-from streams.events import AckEvent
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 MSG = "true_5511999999999@c.us_3EB0C767D26A1D5D7A8F"

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.events import AckEvent, Attempt, Dispatch, MessageEvent, Skip, skip_message_id
+from contract.status import effective_status
 from streams.aggregates import PartitionAggregates
-from streams.events import AckEvent, Attempt, Dispatch, MessageEvent, Skip, skip_message_id
 from streams.message_state import EMPTY, contribution, fold, join, status_record
 from streams.stats import counters_of, statistics
-from streams.status import effective_status
 from tickstream.workload import Expected, oracle
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -7,9 +7,9 @@ from aiokafka.partitioner import murmur2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.partitioning import partition_for
-from streams.settings import Settings, SettingsError, sqlalchemy_url
-from streams.topics import Topics
+from contract.partitioning import partition_for
+from contract.settings import Settings, SettingsError, sqlalchemy_url
+from contract.topics import Topics
 
 
 def test_defaults_match_the_spec() -> None:

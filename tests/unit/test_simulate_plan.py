@@ -8,10 +8,10 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
+from contract.events import AckEvent, Dispatch, Skip
+from contract.settings import Settings
 from ingest.providers import api
 from ingest.webhooks import WEBHOOKS, Request
-from streams.events import AckEvent, Dispatch, Skip
-from streams.settings import Settings
 from tickstream.simulate import PROVIDERS, Shape, make_plan, request_for
 from tickstream.workload import oracle
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from contract.events import MessageStatus, MessageStatusBatch
 from sink.records import DeadLetter, Item, Origin
 from sink.service import Buffer
-from streams.events import MessageStatus, MessageStatusBatch
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 

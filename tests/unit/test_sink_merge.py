@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract.events import MessageStatus, Snapshot, Statistics, WindowCounts
+from contract.status import effective_status
 from sink.merge import (
     latest_snapshots,
     latest_windows,
@@ -16,8 +18,6 @@ from sink.merge import (
     merge_statuses,
     row_status,
 )
-from streams.events import MessageStatus, Snapshot, Statistics, WindowCounts
-from streams.status import effective_status
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 times = st.one_of(st.none(), st.integers(0, 5).map(lambda s: T0 + timedelta(seconds=s)))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+from contract.events import CampaignRegistration, MessageStatus, MessageStatusBatch, encode
+from contract.topics import Topics
 from sink.records import DeadLetter, Item, Origin, classify, decode_dead_letter
 from sink.registrations import settle
-from streams.events import CampaignRegistration, MessageStatus, MessageStatusBatch, encode
-from streams.topics import Topics
 
 TOPICS = Topics(prefix="x-", partitions=4)
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

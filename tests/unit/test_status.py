@@ -1,4 +1,4 @@
-"""streams/status.py against the spec's §2 table: every provider value, the effective status."""
+"""contract/status.py against the spec's §2 table: every provider value, the effective status."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams import status as s
-from streams.status import UnknownStatus
+from contract import status as s
+from contract.status import UnknownStatus
 
 # spec §2, row by row: canonical status -> each provider's values
 SPEC = {

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from contract.settings import Settings
 from streams.__main__ import worker_for
-from streams.settings import Settings
 from streams.worker import create_worker
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import faust
 
+from contract.settings import Settings
 from streams.faust_transport import WorkerConsumer, WorkerProducer
-from streams.settings import Settings
 from streams.worker import create_worker
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streams.events import Attempt, MessageStatus
+from contract.events import Attempt, MessageStatus
 from streams.write_behind import Segment, WriteBehind
 
 AT = datetime(2026, 11, 25, tzinfo=UTC)

@@ -261,8 +261,8 @@ def register_campaign(database: str) -> None:
     """The row the sink would have written, so the campaign's channel may be subscribed."""
     import sqlalchemy as sa
 
-    from sink.models import campaigns
-    from streams.settings import sqlalchemy_url
+    from contract.schema import campaigns
+    from contract.settings import sqlalchemy_url
 
     engine = sa.create_engine(sqlalchemy_url(database))
     with engine.begin() as conn:
@@ -275,7 +275,7 @@ def snapshot_producer(bootstrap: str, topic: str) -> Callable[[int], None]:
     producer is connected (metadata fetched) before the first stamp."""
     from confluent_kafka import Producer
 
-    from streams.events import Snapshot, Statistics, WindowCounts, encode
+    from contract.events import Snapshot, Statistics, WindowCounts, encode
 
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
     producer.list_topics(topic, timeout=10)
@@ -300,11 +300,11 @@ def snapshot_producer(bootstrap: str, topic: str) -> Callable[[int], None]:
 def run(args: argparse.Namespace) -> int:
     import uuid
 
+    from contract.admin import create_topics
+    from contract.settings import sqlalchemy_url
+    from contract.topics import Topics
     from gateway.auth import issue_token
     from sink.migrate import upgrade
-    from streams.admin import create_topics
-    from streams.settings import sqlalchemy_url
-    from streams.topics import Topics
     from tickstream.infra import free_port
 
     # SIGTERM (e.g. `timeout`) unwinds through the finally blocks: no server is left behind

@@ -45,8 +45,8 @@ from pathlib import Path
 
 import uvloop
 
-from streams.admin import create_topics
-from streams.topics import Topics
+from contract.admin import create_topics
+from contract.topics import Topics
 from tickstream.bench import stop_cleanly_on_sigterm
 from tickstream.infra import PROJECT_ROOT, KafkaBroker, free_port
 

@@ -47,8 +47,8 @@ import aiohttp
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
+from contract.settings import Settings
 from gateway.auth import issue_token
-from streams.settings import Settings
 from tickstream.bench import stop_cleanly_on_sigterm
 from tickstream.devenv import DEV_SECRETS
 from tickstream.infra import LocalInfra, free_port
@@ -580,9 +580,9 @@ async def measure(args: argparse.Namespace, settings: Settings) -> None:
 
 def run(args: argparse.Namespace) -> int:
     stop_cleanly_on_sigterm()
+    from contract.admin import create_topics
+    from contract.topics import Topics
     from sink.migrate import upgrade
-    from streams.admin import create_topics
-    from streams.topics import Topics
 
     with (
         infrastructure() as infra_env,

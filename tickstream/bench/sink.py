@@ -29,16 +29,16 @@ import psycopg
 import sqlalchemy as sa
 from confluent_kafka import Producer
 
+from contract.admin import create_topics
+from contract.events import MessageStatus, MessageStatusBatch, Snapshot, Statistics, WindowCounts
+from contract.events import encode as encode_record
+from contract.settings import Settings, sqlalchemy_url
+from contract.status import effective_status
+from contract.topics import Topics
 from sink.migrate import upgrade
 from sink.records import Item, Origin
 from sink.service import Sink
 from sink.store import write_batch
-from streams.admin import create_topics
-from streams.events import MessageStatus, MessageStatusBatch, Snapshot, Statistics, WindowCounts
-from streams.events import encode as encode_record
-from streams.settings import Settings, sqlalchemy_url
-from streams.status import effective_status
-from streams.topics import Topics
 from tickstream.bench import stop_cleanly_on_sigterm
 from tickstream.infra import KafkaBroker, PostgresCluster
 

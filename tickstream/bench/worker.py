@@ -25,9 +25,9 @@ from typing import NamedTuple
 
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.admin import create_topics
-from streams.events import AckEvent, Dispatch, MessageEvent, decode_snapshot
-from streams.topics import Topics
+from contract.admin import create_topics
+from contract.events import AckEvent, Dispatch, MessageEvent, decode_snapshot
+from contract.topics import Topics
 from tickstream.bench import stop_cleanly_on_sigterm
 from tickstream.infra import KafkaBroker, free_port
 from tickstream.workload import produce_events

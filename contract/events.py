@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from streams.status import StatusName
+from contract.status import StatusName
 
 SCHEMA_VERSION = 1
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from streams.settings import Settings
+from contract.settings import Settings
 
 ACK_EVENTS = "ack-events"
 CAMPAIGN_EVENTS = "campaign-events"

@@ -1,11 +1,11 @@
-"""Create the topics of :mod:`streams.topics` on a broker, idempotently."""
+"""Create the topics of :mod:`contract.topics` on a broker, idempotently."""
 
 from __future__ import annotations
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.topics import TopicSpec
+from contract.topics import TopicSpec
 
 
 def create_topics(bootstrap: str, specs: list[TopicSpec], timeout: float = 30.0) -> list[str]:

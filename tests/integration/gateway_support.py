@@ -21,15 +21,15 @@ import sqlalchemy as sa
 from aiohttp import web
 from confluent_kafka import Producer
 
+from contract.events import Snapshot, Statistics, WindowCounts, encode
+from contract.schema import campaign_stats, campaign_stats_windows, campaigns
+from contract.settings import Settings
+from contract.topics import Topics
 from gateway.app import create_app
 from gateway.auth import issue_token
 from gateway.keys import READY
 from sink.migrate import upgrade
-from sink.models import campaign_stats, campaign_stats_windows, campaigns
 from sink.store import STATISTICS_COLUMNS
-from streams.events import Snapshot, Statistics, WindowCounts, encode
-from streams.settings import Settings
-from streams.topics import Topics
 from tickstream.infra import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

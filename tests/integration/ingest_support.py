@@ -17,10 +17,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from contract.settings import Settings
+from contract.topics import Topics
 from ingest.app import create_app
 from ingest.auth import twilio_signature
-from streams.settings import Settings
-from streams.topics import Topics
 from tickstream.infra import PROJECT_ROOT, free_port
 
 SECRETS = {
