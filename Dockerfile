@@ -13,8 +13,10 @@ COPY streams streams
 COPY ingest ingest
 COPY sink sink
 COPY gateway gateway
+# the command line's production part: .dockerignore leaves its development tools out
 COPY tickstream tickstream
 COPY --from=dashboard /build/node_modules/chart.js/dist/chart.umd.js gateway/static/vendor/chart.umd.js
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 tickstream
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 tickstream \
+    && install -d -o tickstream /var/lib/tickstream
 USER tickstream
 ENV PYTHONUNBUFFERED=1 WORKER_DATA_DIR=/tmp/tickstream-worker

@@ -3,24 +3,38 @@
 
 VENV := .venv
 PY := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 KAFKA_LIBS := .cache/kafka-libs
 KAFKA_STAMP := $(KAFKA_LIBS)/.fetched
 NODE_STAMP := tests/node/node_modules/.installed
 DASHBOARD_VENDOR := gateway/static/vendor/chart.umd.js
 
-.PHONY: run test lint typecheck pytest deps kafka-jars postgres-server chromium node-deps dashboard clean
+.PHONY: run test test-unit lint lint-js typecheck node-test pytest deps run-deps kafka-jars postgres-server \
+	chromium node-deps dashboard clean
 
-run: deps
+run: run-deps
 	$(VENV)/bin/tickstream up
 
-test: deps lint typecheck pytest
+test: deps lint typecheck node-test pytest
 
-deps: $(STAMP) $(KAFKA_STAMP) postgres-server chromium node-deps dashboard
+# The fast half: pure logic, no servers (seconds).
+test-unit: $(STAMP)
+	$(VENV)/bin/pytest -q tests/unit
 
-$(STAMP): pyproject.toml
+# Running needs the project, the broker jars, PostgreSQL's binaries and the dashboard's library;
+# the tests also need the dev tools, Chromium and the Node test clients.
+run-deps: $(RUN_STAMP) $(KAFKA_STAMP) postgres-server dashboard
+
+deps: run-deps $(STAMP) chromium node-deps
+
+$(RUN_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
@@ -33,10 +47,15 @@ $(KAFKA_STAMP): pom.xml
 	mvn -q -B -f pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS)
 	touch $@
 
-# Debian's PostgreSQL server binaries; the project runs its own private cluster with them.
+# Debian's PostgreSQL server binaries; the project runs its own private cluster with them (not
+# needed when DATABASE_URL names your own server). Installing them needs root.
 postgres-server:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
-	  { echo "installing Debian's postgresql"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+	@test -n "$(DATABASE_URL)" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  command -v initdb >/dev/null || { \
+	  test "$$(id -u)" = 0 || { echo "PostgreSQL is missing: run 'sudo apt-get install postgresql'," \
+	    "or set DATABASE_URL to your own server"; exit 1; }; \
+	  echo "installing Debian's postgresql"; apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
 
 # Debian's Chromium for the dashboard's browser tests (never a downloaded browser build).
 chromium:
@@ -58,12 +77,21 @@ $(DASHBOARD_VENDOR): gateway/dashboard/package.json gateway/dashboard/package-lo
 	mkdir -p $(@D)
 	cp gateway/dashboard/node_modules/chart.js/dist/chart.umd.js $@
 
-lint: $(STAMP)
+lint: $(STAMP) lint-js
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+
+# The dashboard's own JavaScript, with ESLint pinned in gateway/dashboard (npm ci in the rule above).
+lint-js: $(DASHBOARD_VENDOR)
+	cd gateway/dashboard && npm run --silent lint
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+# The Node reporter's own tests (clients/node: no dependencies beyond Node 20).
+node-test:
+	cd clients/node && npm test --silent
 
 pytest: deps
 	$(VENV)/bin/pytest -ra --durations=15

@@ -1,4 +1,4 @@
-"""Message schemas of every topic (spec §3–§5), versioned, encoded as JSON with msgspec.
+"""Message schemas of every topic (docs/contract.md), versioned, encoded as JSON with msgspec.
 
 Each topic's value type is defined here and nowhere else; producers and consumers share the
 ``encode``/``decode_*`` functions below so that a schema change is made in one place.
@@ -45,6 +45,9 @@ class AckEvent(_Record, frozen=True, tag="ack", tag_field="type"):
     error_code: str = ""
     error_title: str = ""
     idempotency_key: str = ""
+    # when the message itself was created, as its sender reported it (whatsapp-web.js
+    # message.timestamp); never the ack's time, which is occurred_at or else received_at
+    message_created_at: AwareDatetime | None = None
 
 
 class Dispatch(_Record, frozen=True, tag="dispatch", tag_field="type"):
@@ -128,7 +131,7 @@ CampaignEvent = CampaignRegistration
 
 
 class Counters(_Record, frozen=True):
-    """A campaign's cumulative, disjoint counts over some set of messages (spec §2).
+    """A campaign's cumulative, disjoint counts over some set of messages (docs/contract.md).
 
     ``dispatched`` counts messages joined to the campaign; ``sent`` counts those whose effective
     status is sent or beyond, ``delivered`` delivered or beyond, and so on; ``failed`` those whose
@@ -184,7 +187,7 @@ class Statistics(msgspec.Struct, frozen=True, kw_only=True):
     success_rate: float
     updated_at: AwareDatetime
     dispatched_count: int = 0
-    # the funnel (issue 9): total = queued + awaiting_update + sent + failed + skipped
+    # the funnel (docs/contract.md): total = queued + awaiting_update + sent + failed + skipped
     skipped_count: int = 0
     queued_count: int = 0
     awaiting_update_count: int = 0
@@ -267,6 +270,35 @@ class IngestDeadLetter(_Record, frozen=True):
     v: int = SCHEMA_VERSION
 
 
+# --------------------------------------------------------------------------- sender-keys
+
+
+class SenderKey(_Record, frozen=True):
+    """A key that lets a sender write for one workspace (``tickstream sender-key``), keyed by its
+    id. Holds the SHA-256 of the key's secret, never the secret. A record with ``revoked_at``
+    revokes the key for good; it is the last record of its id, so compaction keeps it."""
+
+    key_id: NonEmpty
+    workspace_id: str = ""
+    secret_sha256: str = ""
+    issued_at: AwareDatetime | None = None
+    revoked_at: AwareDatetime | None = None
+    v: int = SCHEMA_VERSION
+
+
+# --------------------------------------------------------------------------- campaign-owners
+
+
+class CampaignOwner(_Record, frozen=True):
+    """The workspace a campaign was first registered for, written by ingest when it registers a
+    campaign it did not know; compacted, so it outlives ``campaign-events``' retention."""
+
+    campaign_id: NonEmpty
+    workspace_id: NonEmpty
+    registered_at: AwareDatetime
+    v: int = SCHEMA_VERSION
+
+
 # --------------------------------------------------------------------------- codecs
 
 _encoder = msgspec.json.Encoder()
@@ -305,6 +337,14 @@ def decode_campaign_input(data: bytes) -> CampaignPartial | CampaignEvent:
 
 def decode_ingest_dead_letter(data: bytes) -> IngestDeadLetter:
     return msgspec.json.decode(data, type=IngestDeadLetter)
+
+
+def decode_sender_key(data: bytes) -> SenderKey:
+    return msgspec.json.decode(data, type=SenderKey)
+
+
+def decode_campaign_owner(data: bytes) -> CampaignOwner:
+    return msgspec.json.decode(data, type=CampaignOwner)
 
 
 def decode_snapshot(data: bytes) -> Snapshot:

@@ -1,9 +1,12 @@
-"""The PostgreSQL schema (spec §5) as SQLAlchemy Core tables: the sink writes them, the gateway
-reads them. Alembic migrations in ``sink/migrations`` create and evolve the real schema; these
-definitions must match the newest migration (a test compares them).
+"""The PostgreSQL schema (docs/sink.md) as SQLAlchemy Core tables: the sink writes them, the
+gateway reads them. Alembic migrations in ``sink/migrations`` create and evolve the real schema;
+these definitions must match the newest migration (a test compares them). Every list of column
+names elsewhere is derived from here, so a new column is added in one place.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -11,6 +14,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = sa.MetaData()
 
 TS = sa.DateTime(timezone=True)
+
+
+def column_names(table: sa.Table, *, leave_out: Iterable[str] = ()) -> tuple[str, ...]:
+    """The table's column names in their defined order, but for ``leave_out``.
+
+    Each name left out must be a column: a renamed column fails here, at import, rather than
+    silently joining a list it was kept out of.
+    """
+    excluded = set(leave_out)
+    unknown = excluded - set(table.c.keys())
+    if unknown:
+        raise KeyError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+    return tuple(column.name for column in table.c if column.name not in excluded)
+
 
 campaigns = sa.Table(
     "campaigns",
@@ -55,6 +72,13 @@ campaign_stats = sa.Table(
     sa.Index("ix_campaign_stats_workspace", "workspace_id"),
 )
 
+# The snapshot's statistics that campaign_stats keeps as columns of the same names, next to the
+# whole snapshot and the campaign it belongs to.
+STATISTICS_COLUMNS = column_names(
+    campaign_stats,
+    leave_out=("campaign_id", "workspace_id", "campaign_uuid", "seq", "snapshot", "updated_at"),
+)
+
 # One row per campaign and window: what changed in it, and the cumulative counts at its end.
 campaign_stats_windows = sa.Table(
     "campaign_stats_windows",
@@ -75,6 +99,16 @@ campaign_stats_windows = sa.Table(
     sa.Column("total_played_count", sa.Integer, nullable=False),
     sa.Column("total_failed_count", sa.Integer, nullable=False),
     sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
+)
+
+# A window's cumulative counts at its end carry the names of the campaign's statistics; its other
+# counts are what changed within it.
+WINDOW_TOTALS = tuple(
+    name for name in column_names(campaign_stats_windows) if name in STATISTICS_COLUMNS
+)
+WINDOW_CHANGES = column_names(
+    campaign_stats_windows,
+    leave_out=("campaign_id", "window_start", "window_end", "workspace_id", "seq", *WINDOW_TOTALS),
 )
 
 # One row per message: where it went and the first time each status was seen.
@@ -105,4 +139,13 @@ message_status = sa.Table(
     sa.Column("skip_reason", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_message_status_campaign_status", "campaign_id", "status", "message_id"),
     sa.Index("ix_message_status_campaign", "campaign_id", "message_id"),
+)
+
+# Workspace tokens revoked before their expiry, by key id (`tickstream token --revoke`); every
+# gateway reloads the list every GATEWAY_REVOCATION_REFRESH_SECONDS (docs/gateway.md).
+revoked_tokens = sa.Table(
+    "revoked_tokens",
+    metadata,
+    sa.Column("kid", sa.Text, primary_key=True),
+    sa.Column("revoked_at", TS, nullable=False, server_default=sa.func.now()),
 )

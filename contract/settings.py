@@ -1,116 +1,97 @@
-"""One frozen settings object for every tickstream process, read from the environment once.
+"""What every service's settings share, and how settings are read from the environment.
 
-Every service's ``main()`` calls :func:`Settings.from_env` and passes the result down; nothing else
-reads ``os.environ``. The README's settings table documents each field.
+Each service declares its own frozen settings class (``ingest.settings``, ``streams.settings``,
+``sink.settings``, ``gateway.settings``) on top of :class:`ServiceSettings`, so a process holds only
+its own secrets. A service's ``main()`` calls ``from_env`` once and passes the object down; nothing
+else reads ``os.environ``. msgspec does the parsing and validation: a field ``kafka_bootstrap`` is
+read from ``KAFKA_BOOTSTRAP``. The README's settings table documents each variable.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Annotated, Any, Self, TypeVar
+
+import msgspec
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class SettingsError(ValueError):
     """A setting holds a value that cannot be used; the message names the variable."""
 
 
-def _parse_bool(name: str, raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise SettingsError(f"{name} must be true or false, not {raw!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Every environment variable of spec §7 and the ones added since, with their defaults."""
+class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Where Kafka is, how the topics are named, and how a service serves and logs."""
 
     kafka_bootstrap: str = ""
-    database_url: str = ""
     topic_prefix: str = ""
-    topic_partitions: int = 8
-    window_seconds: float = 1.0
-    ingest_port: int = 8090
-    gateway_port: int = 8080
-    sink_port: int = 8091
-    worker_port: int = 8092
+    topic_partitions: Annotated[int, msgspec.Meta(ge=1)] = 8
     bind_host: str = "127.0.0.1"
-    ingest_api_token: str = ""
-    webjs_hmac_secret: str = ""
-    waha_hmac_key: str = ""
-    evolution_token: str = ""
-    meta_app_secret: str = ""
-    meta_verify_token: str = ""
-    twilio_auth_token: str = ""
-    public_base_url: str = ""
-    pusher_app_id: str = "tickstream"
-    pusher_app_key: str = "tickstream-key"
-    pusher_app_secret: str = ""
-    token_secret: str = ""
-    public_channels: bool = False
-    max_body_bytes: int = 1_048_576
-    produce_timeout_seconds: float = 5.0
-    ingest_linger_ms: float = 25.0
-    message_retention_days: float = 30.0
-    orphan_retention_days: float = 1.0
-    worker_data_dir: str = ""
     log_level: str = "INFO"
-    gateway_send_timeout_seconds: float = 10.0
-    gateway_max_pending: int = 10000
-    gateway_snapshot_lookback_seconds: float = 300.0
-    pusher_activity_timeout: int = 30
-    sink_batch_records: int = 5000
-    sink_batch_ms: int = 200
-    sink_migrate: bool = False
-    ingest_min_linger_ms: float = 25.0
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 1_048_576
+    window_seconds: Positive = 1.0  # the snapshots' time grain, which the gateway's series use too
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``environ`` (default: the process environment)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            name = field.name.upper()
-            if name not in env:
-                continue
-            raw = env[name]
-            kind = type(field.default)
-            try:
-                if kind is bool:
-                    values[field.name] = _parse_bool(name, raw)
-                elif kind is int:
-                    values[field.name] = int(raw)
-                elif kind is float:
-                    values[field.name] = float(raw)
-                else:
-                    values[field.name] = raw
-            except ValueError as exc:
-                if isinstance(exc, SettingsError):
-                    raise
-                raise SettingsError(f"{name} must be a {kind.__name__}, not {raw!r}") from exc
-        settings = cls(**values)
-        settings.validate()
-        return settings
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Read this class's variables from ``environ`` (default: the process environment).
 
-    def validate(self) -> None:
-        """Refuse values that would only fail later and far from their cause."""
-        if self.topic_partitions < 1:
-            raise SettingsError("TOPIC_PARTITIONS must be at least 1")
-        if self.window_seconds <= 0:
-            raise SettingsError("WINDOW_SECONDS must be positive")
-        for port_name in ("ingest_port", "gateway_port", "sink_port", "worker_port"):
-            port = getattr(self, port_name)
-            if not 0 <= port <= 65535:
-                raise SettingsError(f"{port_name.upper()} must be a TCP port, not {port}")
+        An empty variable counts as unset, as ``FOO=`` in a compose or env file usually means.
+        """
+        env = os.environ if environ is None else environ
+        raw = {
+            name: env[name.upper()]
+            for name in cls.__struct_fields__
+            if env.get(name.upper(), "") != ""
+        }
+        return _convert(cls, raw)
+
+    @classmethod
+    def carrying(cls, other: ServiceSettings, **changes: Any) -> Self:
+        """These settings with every field they share with ``other`` taken from it.
+
+        Lets one deployment's common values (Kafka, prefix, database) seed each service's settings.
+        """
+        shared = {
+            name: getattr(other, name) for name in cls.__struct_fields__ if hasattr(other, name)
+        }
+        return _convert(cls, shared | changes)
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` applied and validated again."""
+        return _convert(type(self), msgspec.structs.asdict(self) | changes)
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class DatabaseSettings(ServiceSettings, frozen=True, kw_only=True):
+    """The settings of a service that also uses PostgreSQL."""
+
+    database_url: str = ""
 
     @property
     def sqlalchemy_url(self) -> str:
         """``DATABASE_URL`` with the psycopg 3 driver named, whatever form the user gave."""
         return sqlalchemy_url(self.database_url)
+
+
+def _convert(cls: type[S], values: Mapping[str, Any]) -> S:
+    try:
+        return msgspec.convert(values, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_name_the_variable(str(exc))) from exc
+
+
+def _name_the_variable(message: str) -> str:
+    """Turn msgspec's ``… - at `$.topic_partitions``` into ``TOPIC_PARTITIONS: …``."""
+    found = re.search(r" - at `\$\.(\w+)`", message)
+    if found is None:
+        return message
+    return f"{found.group(1).upper()}: {message[: found.start()]}"
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -1,5 +1,5 @@
-"""Status semantics of spec §2: ranks, the failed flag, effective status, and each provider's
-vocabulary mapped onto them. Pure functions, no I/O.
+"""Status semantics (docs/contract.md): ranks, the failed flag, effective status, and each
+provider's vocabulary mapped onto them. Pure functions, no I/O.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from contract.settings import Settings
+from contract.settings import ServiceSettings
 
 ACK_EVENTS = "ack-events"
 CAMPAIGN_EVENTS = "campaign-events"
@@ -15,6 +15,8 @@ CAMPAIGN_STATS = "campaign-stats"
 MESSAGE_STATUS = "message-status"
 CAMPAIGN_PARTIALS = "campaign-partials"
 SINK_DLQ = "sink-dlq"
+SENDER_KEYS = "sender-keys"
+CAMPAIGN_OWNERS = "campaign-owners"
 WORKER_APP = "tickstream-worker"
 # The worker's tables (see streams/worker.py); Faust names their changelogs app-table-changelog.
 WORKER_TABLES = ("messages", "campaigns")
@@ -76,6 +78,14 @@ class Topics:
         return self.name(SINK_DLQ)
 
     @property
+    def sender_keys(self) -> str:
+        return self.name(SENDER_KEYS)
+
+    @property
+    def campaign_owners(self) -> str:
+        return self.name(CAMPAIGN_OWNERS)
+
+    @property
     def worker_app(self) -> str:
         """The worker's Faust app id, which is also its consumer group."""
         return self.name(WORKER_APP)
@@ -94,6 +104,9 @@ class Topics:
             TopicSpec(self.message_status, p, "message id"),
             TopicSpec(self.ingest_dlq, 1, "none"),
             TopicSpec(self.sink_dlq, 1, "none"),
+            # tables every ingest instance reads whole and follows (docs/ingest.md)
+            TopicSpec(self.sender_keys, p, "key id", COMPACTED),
+            TopicSpec(self.campaign_owners, p, "campaign id", COMPACTED),
             # Created here rather than left to Faust, so that they exist before any worker writes:
             # a topic appearing under a running producer is where aiokafka's metadata refresh
             # can stall (docs/exactness.md).
@@ -104,5 +117,5 @@ class Topics:
         ]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Topics:
+    def from_settings(cls, settings: ServiceSettings) -> Topics:
         return cls(prefix=settings.topic_prefix, partitions=settings.topic_partitions)

@@ -7,8 +7,10 @@ import resource
 
 from aiohttp import web
 
-from contract.settings import Settings
+from contract.settings import SettingsError
+from gateway.access_log import PathOnlyAccessLogger
 from gateway.app import create_app
+from gateway.settings import GatewaySettings
 
 
 def raise_open_files_limit() -> int:
@@ -20,11 +22,16 @@ def raise_open_files_limit() -> int:
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    settings = GatewaySettings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    try:
+        app = create_app(settings)
+    except SettingsError as exc:
+        logging.getLogger("gateway").error("%s", exc)
+        return 2
     raise_open_files_limit()
     try:
         import uvloop
@@ -33,12 +40,13 @@ def main() -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency; stay usable without it
         pass
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.bind_host,
         port=settings.gateway_port,
         print=None,
         shutdown_timeout=5.0,
         backlog=4096,
+        access_log_class=PathOnlyAccessLogger,
     )
     return 0
 

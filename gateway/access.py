@@ -12,18 +12,15 @@ from gateway.channels import Channel, Kind
 from gateway.keys import ENGINE, FEED
 
 
-async def find_campaign(app: web.Application, ref: str) -> db.CampaignRef | None:
-    """A campaign by id or uuid: from the snapshots held in memory, else from the database."""
-    held = app[FEED].store.get(ref)
+async def campaign_for(app: web.Application, ref: str, workspace_id: str) -> db.CampaignRef | None:
+    """The campaign of ``workspace_id`` named ``ref`` (id or uuid): from the snapshots held in
+    memory, else from the database; None when there is none in this workspace."""
+    held = app[FEED].store.get(workspace_id, ref)
     if held is not None:
         return db.CampaignRef(held.campaign_id, held.workspace_id)
-    return await db.find_campaign(app[ENGINE], ref)
-
-
-async def campaign_for(app: web.Application, ref: str, workspace_id: str) -> db.CampaignRef | None:
-    """The campaign ``ref`` if it belongs to ``workspace_id``; None otherwise."""
-    found = await find_campaign(app, ref)
-    return found if found is not None and found.workspace_id == workspace_id else None
+    if not db.storable(ref):
+        return None
+    return await db.find_campaign(app[ENGINE], ref, workspace_id)
 
 
 async def channel_allowed(app: web.Application, channel: Channel, workspace_id: str) -> bool:

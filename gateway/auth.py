@@ -1,9 +1,13 @@
 """Workspace tokens and Pusher signatures: the two ways a client proves what it may see.
 
 A workspace token is ``<payload>.<signature>``: the payload is base64url JSON
-``{"w": workspace_id, "exp": unix_seconds}`` and the signature is base64url HMAC-SHA256 of the
-payload text with ``TOKEN_SECRET``. It is stateless (any gateway instance verifies it) and scoped to
-exactly one workspace, so a leaked dashboard link exposes one workspace until it expires.
+``{"w": workspace_id, "exp": unix_seconds, "kid": key_id}`` and the signature is base64url
+HMAC-SHA256 of the payload text with ``TOKEN_SECRET``. It is verified without state (any gateway
+instance verifies it) and scoped to exactly one workspace; its key id lets an operator revoke it
+before it expires (docs/gateway.md, "Hardening").
+
+Every credential is compared as bytes: a header or a JSON string may carry any code point,
+including lone surrogates, and must be refused, never crash the comparison.
 
 Pusher signatures follow the Pusher protocol so that the Laravel app's own ``/broadcasting/auth``
 and its Pusher HTTP client work unchanged against the gateway.
@@ -16,12 +20,24 @@ import binascii
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 
 class AuthError(Exception):
-    """A credential is missing, malformed, forged or expired; the message says which."""
+    """A credential is missing, malformed, forged, expired or revoked; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a genuine token grants: one workspace until ``expires`` (unix seconds), unless its key
+    id ``kid`` is revoked first."""
+
+    workspace: str
+    kid: str
+    expires: float
 
 
 def _b64encode(raw: bytes) -> str:
@@ -32,28 +48,35 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def as_bytes(text: str) -> bytes:
+    """Any ``str`` as bytes: UTF-8, with lone surrogates (from undecodable input) passed through."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _mac(secret: str, message: str) -> bytes:
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).digest()
+    return hmac.new(as_bytes(secret), as_bytes(message), hashlib.sha256).digest()
 
 
 def issue_token(secret: str, workspace_id: str, ttl_seconds: int, now: float | None = None) -> str:
-    """A token that grants read access to ``workspace_id`` for ``ttl_seconds``."""
+    """A token that grants read access to ``workspace_id`` for ``ttl_seconds``, under a fresh key
+    id (:func:`verify_token` reads it back, for revoking the token later)."""
     if not secret:
         raise AuthError("TOKEN_SECRET is empty: tokens cannot be signed")
     if not workspace_id:
         raise AuthError("workspace id is empty")
     issued = time.time() if now is None else now
-    body = json.dumps({"w": str(workspace_id), "exp": int(issued + ttl_seconds)}, sort_keys=True)
-    payload = _b64encode(body.encode())
+    claims = {"w": str(workspace_id), "exp": int(issued + ttl_seconds), "kid": secrets.token_hex(8)}
+    payload = _b64encode(json.dumps(claims, sort_keys=True).encode())
     return f"{payload}.{_b64encode(_mac(secret, payload))}"
 
 
-def verify_token(secret: str, token: str, now: float | None = None) -> str:
-    """The workspace id a genuine, unexpired token grants; :class:`AuthError` otherwise."""
+def verify_token(secret: str, token: str, now: float | None = None) -> Grant:
+    """What a genuine, unexpired token grants; :class:`AuthError` otherwise. Whether its key id
+    was revoked is the caller's question (the list lives in the database)."""
     if not secret:
         raise AuthError("TOKEN_SECRET is not set: the gateway accepts no token")
     payload, sep, signature = token.strip().partition(".")
-    if not sep or not payload or not signature:
+    if not sep or not payload or not signature or not token.isascii():
         raise AuthError("malformed token")
     try:
         given = _b64decode(signature)
@@ -63,26 +86,31 @@ def verify_token(secret: str, token: str, now: float | None = None) -> str:
         raise AuthError("invalid token signature")
     try:
         claims = json.loads(_b64decode(payload))
-        workspace = str(claims["w"])
-        expires = int(claims["exp"])
+        grant = Grant(str(claims["w"]), str(claims["kid"]), int(claims["exp"]))
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise AuthError("malformed token") from exc
-    if (time.time() if now is None else now) >= expires:
+        # tokens issued before key ids existed land here too: they could never be revoked
+        raise AuthError("malformed token (without a key id): issue a new one") from exc
+    if (time.time() if now is None else now) >= grant.expires:
         raise AuthError("token expired")
-    return workspace
+    return grant
 
 
-def bearer_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
-    """The token of a request: ``Authorization: Bearer`` first, else ``?token=`` (browsers cannot
-    set headers on a WebSocket or a download link)."""
+def bearer_token(
+    headers: Mapping[str, str], query: Mapping[str, str], *, query_allowed: bool = False
+) -> str:
+    """The token of a request: ``Authorization: Bearer``, else ``?token=`` where ``query_allowed``
+    (browsers cannot set headers on a WebSocket or a download link; anywhere else a token in the
+    URL would only leak into histories and logs)."""
     header = headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    token = query.get("token", "")
+    token = query.get("token", "") if query_allowed else ""
     if token:
         return token
-    raise AuthError("no token: send Authorization: Bearer <token> or ?token=<token>")
+    if query_allowed:
+        raise AuthError("no token: send Authorization: Bearer <token> or ?token=<token>")
+    raise AuthError("no token: send Authorization: Bearer <token>")
 
 
 # --------------------------------------------------------------------------- Pusher
@@ -93,7 +121,7 @@ def pusher_channel_signature(
 ) -> str:
     """``key:hex(HMAC-SHA256(secret, socket_id:channel[:channel_data]))``, the ``auth`` value."""
     message = f"{socket_id}:{channel}" + (f":{channel_data}" if channel_data else "")
-    digest = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(as_bytes(secret), as_bytes(message), hashlib.sha256).hexdigest()
     return f"{key}:{digest}"
 
 
@@ -104,7 +132,7 @@ def check_pusher_channel_auth(
     if not secret:
         raise AuthError("PUSHER_APP_SECRET is not set: private channels are refused")
     expected = pusher_channel_signature(key, secret, socket_id, channel)
-    if not hmac.compare_digest(expected.encode(), auth.encode()):
+    if not hmac.compare_digest(as_bytes(expected), as_bytes(auth)):
         raise AuthError(f"invalid signature for channel {channel}")
 
 
@@ -113,9 +141,8 @@ def pusher_api_signature(secret: str, method: str, path: str, params: Mapping[st
     query = "&".join(
         f"{k.lower()}={params[k]}" for k in sorted(params, key=str.lower) if k != "auth_signature"
     )
-    return hmac.new(
-        secret.encode(), f"{method.upper()}\n{path}\n{query}".encode(), hashlib.sha256
-    ).hexdigest()
+    message = f"{method.upper()}\n{path}\n{query}"
+    return hmac.new(as_bytes(secret), as_bytes(message), hashlib.sha256).hexdigest()
 
 
 def check_pusher_api_request(
@@ -144,5 +171,6 @@ def check_pusher_api_request(
     if body and params.get("body_md5") != hashlib.md5(body).hexdigest():
         raise AuthError("body_md5 does not match the body")
     expected = pusher_api_signature(secret, method, path, params)
-    if not hmac.compare_digest(expected, params.get("auth_signature", "")):
+    given = as_bytes(params.get("auth_signature", ""))
+    if not hmac.compare_digest(as_bytes(expected), given):
         raise AuthError("invalid auth_signature")

@@ -5,7 +5,8 @@ reads through a server-side cursor (``stream`` + ``yield_per``) so memory stays 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import itertools
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,33 +15,33 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contract.events import DecodeError, Snapshot, decode_snapshot
-from contract.schema import campaign_stats, campaigns, message_status
+from contract.schema import (
+    WINDOW_CHANGES,
+    WINDOW_TOTALS,
+    campaign_stats,
+    campaigns,
+    column_names,
+    message_status,
+    revoked_tokens,
+)
 
-RECIPIENT_COLUMNS = (
-    "message_id",
-    "recipient",
-    "status",
-    "dispatched_at",
-    "sent_at",
-    "delivered_at",
-    "read_at",
-    "played_at",
-    "failed_at",
-    "error_code",
-    "error_title",
-    "skip_reason_code",
-    "skip_reason",
+# What the recipients page and the CSV export show of a message: every column but its campaign
+# and workspace (the request named them) and the sink's bookkeeping behind its status.
+RECIPIENT_COLUMNS = column_names(
+    message_status,
+    leave_out=(
+        "campaign_id",
+        "workspace_id",
+        "max_rank",
+        "failed",
+        "participants",
+        "updated_at",
+        "skipped",
+        "attempted",
+    ),
 )
 # A skip row whose recipient was dispatched after all: the recipient's message row stands for it.
 ATTEMPTED = "attempted"
-SERIES_COUNTS = ("sent", "delivered", "read", "played", "failed", "skipped")
-SERIES_TOTALS = (
-    "total_sent_count",
-    "total_delivered_count",
-    "total_read_count",
-    "total_played_count",
-    "total_failed_count",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +74,40 @@ async def load_snapshots(engine: AsyncEngine) -> list[Snapshot]:
     return [s for s in map(_snapshot_of, rows) if s is not None]
 
 
-async def find_campaign(engine: AsyncEngine, ref: str) -> CampaignRef | None:
-    """A campaign named by id or uuid, from ``campaigns`` or, before it is registered there,
-    from ``campaign_stats``."""
-    queries = [
-        sa.select(t.c.campaign_id, t.c.workspace_id)
-        .where(sa.or_(t.c.campaign_id == ref, t.c.campaign_uuid == ref))
-        .limit(1)
-        for t in (campaigns, campaign_stats)
-    ]
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can hold ``text`` (no NUL, valid UTF-8). Anything else names nothing
+    stored, and psycopg would refuse to send it, so it is answered before any query."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+async def find_campaign(engine: AsyncEngine, ref: str, workspace_id: str) -> CampaignRef | None:
+    """The campaign of ``workspace_id`` named ``ref``, from ``campaigns`` or, before it is
+    registered there, from ``campaign_stats``. The id is tried before the uuid: another
+    workspace's names never take part, and within one workspace an id is never shadowed."""
+    ranked = sa.union_all(
+        *(
+            sa.select(table.c.campaign_id, sa.literal(rank).label("rank")).where(
+                table.c.workspace_id == workspace_id, table.c[column] == ref
+            )
+            for rank, (column, table) in enumerate(
+                itertools.product(("campaign_id", "campaign_uuid"), (campaigns, campaign_stats))
+            )
+        )
+    ).subquery()
+    stmt = sa.select(ranked.c.campaign_id).order_by(ranked.c.rank).limit(1)
     async with engine.connect() as conn:
-        for query in queries:
-            row = (await conn.execute(query)).first()
-            if row is not None:
-                return CampaignRef(row.campaign_id, row.workspace_id)
-    return None
+        found = (await conn.execute(stmt)).scalar()
+    return None if found is None else CampaignRef(found, workspace_id)
+
+
+async def revoked_kids(engine: AsyncEngine) -> frozenset[str]:
+    """The key ids of every revoked workspace token."""
+    async with engine.connect() as conn:
+        return frozenset((await conn.execute(sa.select(revoked_tokens.c.kid))).scalars())
 
 
 async def stored_snapshot(engine: AsyncEngine, campaign_id: str) -> Snapshot | None:
@@ -128,9 +148,9 @@ async def series(
 ) -> list[dict[str, Any]]:
     """Windows of ``[start, end)`` summed into ``step``-second buckets; the cumulative totals of
     a bucket are those at the end of its last window."""
-    sums = ", ".join(f'sum("{n}")::bigint AS "{n}"' for n in SERIES_COUNTS)
+    sums = ", ".join(f'sum("{n}")::bigint AS "{n}"' for n in WINDOW_CHANGES)
     lasts = ", ".join(
-        f'(array_agg("{n}" ORDER BY window_start DESC))[1] AS "{n}"' for n in SERIES_TOTALS
+        f'(array_agg("{n}" ORDER BY window_start DESC))[1] AS "{n}"' for n in WINDOW_TOTALS
     )
     stmt = sa.text(
         f"SELECT floor(extract(epoch FROM window_start - :start) / :step)::bigint AS bucket, "
@@ -148,7 +168,7 @@ async def series(
             "start": iso(datetime.fromtimestamp(bucket_start, UTC)),
             "end": iso(datetime.fromtimestamp(bucket_start + step, UTC)),
         }
-        point.update({n: int(row[n]) for n in SERIES_COUNTS + SERIES_TOTALS})
+        point.update({n: int(row[n]) for n in WINDOW_CHANGES + WINDOW_TOTALS})
         points.append(point)
     return points
 
@@ -183,7 +203,7 @@ async def recipients(
 
 async def stream_recipients(
     engine: AsyncEngine, campaign_id: str, status: str | None, batch: int = 2000
-) -> AsyncIterator[Sequence[Any]]:
+) -> AsyncGenerator[Sequence[Any], None]:
     """Every recipient row of a campaign, ``batch`` rows at a time from a server-side cursor."""
     stmt = _recipients_query(campaign_id, status).execution_options(yield_per=batch)
     async with engine.connect() as conn:

@@ -12,6 +12,12 @@ an outbox past its bound, gets the client cut.
 
 Writing whole frames straight to the transport is safe beside aiohttp's own writer because the
 gateway's sockets never compress (``compress=False``) and every write is one complete frame.
+
+A subscription has a scope: the workspace that was checked when it was made, or
+:data:`UNSCOPED` when none was (public Pusher channels, private ones the Laravel app signed).
+Channel names alone are not unique across workspaces (one workspace's campaign uuid may be
+another's id), so a message with a scope reaches that scope's subscribers and the unscoped ones
+only.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from gateway.outbox import Outbox, Overflow
 log = logging.getLogger(__name__)
 
 SNAPSHOT_EVENT = "campaign.statistics.updated"
+UNSCOPED = ""
 
 
 class Protocol(Enum):
@@ -64,7 +71,17 @@ def render(protocol: Protocol, channel: str, event: str, data: str) -> str:
 class Message:
     """One event on one channel, rendered at most once per protocol however many receive it."""
 
-    __slots__ = ("_frames", "_wire", "channel", "data", "event", "exclude", "key", "received_at")
+    __slots__ = (
+        "_frames",
+        "_wire",
+        "channel",
+        "data",
+        "event",
+        "exclude",
+        "key",
+        "received_at",
+        "scope",
+    )
 
     def __init__(
         self,
@@ -74,6 +91,7 @@ class Message:
         received_at: float,
         key: Hashable | None = None,
         exclude: str = "",
+        scope: str | None = None,
     ) -> None:
         self.channel = channel
         self.event = event
@@ -81,6 +99,7 @@ class Message:
         self.received_at = received_at
         self.key = key
         self.exclude = exclude  # Pusher socket_id that must not receive it (HTTP API socket_id)
+        self.scope = scope  # the workspace it belongs to; None: every subscriber of the channel
         self._frames: dict[Protocol, str] = {}
         self._wire: dict[Protocol, bytes] = {}
 
@@ -132,7 +151,7 @@ class Subscriber:
         self.ws = ws
         self.protocol = protocol
         self.socket_id = socket_id
-        self.channels: set[str] = set()
+        self.channels: dict[str, str] = {}  # channel name -> scope of the subscription
         self.closed = False
         self.transport = request.transport
         self.writer: asyncio.Task[None] | None = None
@@ -209,7 +228,8 @@ class Hub:
     protocol so that one walk writes one encoded frame."""
 
     def __init__(self, metrics: GatewayMetrics) -> None:
-        self._members: dict[tuple[str, Protocol], dict[Subscriber, None]] = {}
+        self._members: dict[tuple[str, Protocol, str], dict[Subscriber, None]] = {}
+        self._scopes: dict[str, dict[str, None]] = {}  # channel -> scopes with subscribers
         self._clients: dict[Subscriber, None] = {}
         self._metrics = metrics
         self._pushed = {p: metrics.messages_pushed.labels(p.value) for p in Protocol}
@@ -229,36 +249,56 @@ class Hub:
         for channel in list(sub.channels):
             self.unsubscribe(sub, channel)
 
-    def subscribe(self, sub: Subscriber, channel: str) -> None:
+    def subscribe(self, sub: Subscriber, channel: str, scope: str = UNSCOPED) -> None:
         if channel in sub.channels:
             return
-        sub.channels.add(channel)
-        self._members.setdefault((channel, sub.protocol), {})[sub] = None
+        sub.channels[channel] = scope
+        self._members.setdefault((channel, sub.protocol, scope), {})[sub] = None
+        self._scopes.setdefault(channel, {})[scope] = None
         self._metrics.subscriptions.labels(sub.protocol.value).inc()
 
     def unsubscribe(self, sub: Subscriber, channel: str) -> None:
         if channel not in sub.channels:
             return
-        sub.channels.discard(channel)
-        slot = (channel, sub.protocol)
+        scope = sub.channels.pop(channel)
+        slot = (channel, sub.protocol, scope)
         members = self._members.get(slot)
         if members is not None:
             members.pop(sub, None)
             if not members:
                 del self._members[slot]
+                if not any((channel, p, scope) in self._members for p in Protocol):
+                    scopes = self._scopes[channel]
+                    del scopes[scope]
+                    if not scopes:
+                        del self._scopes[channel]
         self._metrics.subscriptions.labels(sub.protocol.value).dec()
 
     def subscribers(self, channel: str) -> int:
-        return sum(len(self._members.get((channel, p), ())) for p in Protocol)
+        scopes = self._scopes.get(channel, ())
+        return sum(len(self._members.get((channel, p, s), ())) for p in Protocol for s in scopes)
 
     def publish(self, message: Message) -> int:
-        """Hand ``message`` to every subscriber of its channel; the number reached."""
+        """Hand ``message`` to every subscriber of its channel in its scope (and the unscoped
+        ones); the number reached."""
+        held = self._scopes.get(message.channel)
+        if not held:
+            return 0
+        scopes = (
+            list(held)
+            if message.scope is None
+            else [s for s in dict.fromkeys((message.scope, UNSCOPED)) if s in held]
+        )
         reached = 0
         for protocol in Protocol:
-            members = self._members.get((message.channel, protocol))
-            if not members:
+            # a copy: cutting a client changes the member sets later
+            clients = [
+                sub
+                for scope in scopes
+                for sub in self._members.get((message.channel, protocol, scope), ())
+            ]
+            if not clients:
                 continue
-            clients = list(members)  # a snapshot of the set: cutting a client changes it later
             if message.exclude:
                 clients = [sub for sub in clients if sub.socket_id != message.exclude]
             reached += len(clients)
@@ -296,6 +336,11 @@ class Hub:
         return written_at, lagging
 
 
-def snapshot_message(channel: str, campaign_id: str, data: str, received_at: float) -> Message:
-    """A snapshot on a channel, conflated per channel and campaign."""
-    return Message(channel, SNAPSHOT_EVENT, data, received_at, key=(channel, campaign_id))
+def snapshot_message(
+    channel: str, campaign_id: str, data: str, received_at: float, workspace_id: str | None = None
+) -> Message:
+    """A snapshot on a channel, conflated per channel and campaign, for the subscribers of its
+    workspace (and the unscoped ones)."""
+    return Message(
+        channel, SNAPSHOT_EVENT, data, received_at, key=(channel, campaign_id), scope=workspace_id
+    )

@@ -17,11 +17,11 @@ from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 
 from contract.events import DecodeError, Snapshot, decode_snapshot, encode
 from contract.fetching import FETCH_MAX_WAIT_MS
-from contract.settings import Settings
 from contract.topics import Topics
 from gateway.channels import Channel, Kind, snapshot_channels
-from gateway.fanout import Hub, snapshot_message
+from gateway.fanout import UNSCOPED, Hub, snapshot_message
 from gateway.metrics import GatewayMetrics
+from gateway.settings import GatewaySettings
 from gateway.store import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -48,16 +48,21 @@ class SnapshotFeed:
         for channel in snapshot_channels(snapshot):
             if self._hub.subscribers(channel):
                 self._hub.publish(
-                    snapshot_message(channel, snapshot.campaign_id, data, received_at)
+                    snapshot_message(
+                        channel, snapshot.campaign_id, data, received_at, snapshot.workspace_id
+                    )
                 )
         return True
 
-    def current(self, channel: Channel) -> list[Snapshot]:
-        """What a new subscriber of ``channel`` receives at once."""
+    def current(self, channel: Channel, scope: str) -> list[Snapshot]:
+        """What a new subscriber of ``channel`` receives at once: what it will be sent later,
+        the campaign named so in its scope's workspace, or every one so named when unscoped."""
         if channel.kind is Kind.CAMPAIGN:
-            found = self.store.get(channel.ref)
+            if scope == UNSCOPED:
+                return self.store.named(channel.ref)
+            found = self.store.get(scope, channel.ref)
             return [] if found is None else [found]
-        if channel.kind is Kind.WORKSPACE:
+        if channel.kind is Kind.WORKSPACE and scope in (UNSCOPED, channel.ref):
             return self.store.of_workspace(channel.ref)
         return []
 
@@ -99,7 +104,7 @@ async def _start_positions(
     return ends
 
 
-def snapshot_consumer(settings: Settings) -> AIOKafkaConsumer:
+def snapshot_consumer(settings: GatewaySettings) -> AIOKafkaConsumer:
     """A consumer outside any group: every gateway reads every snapshot, positioned by hand."""
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -112,7 +117,7 @@ def snapshot_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 
 async def consume(
-    settings: Settings,
+    settings: GatewaySettings,
     feed: SnapshotFeed,
     metrics: GatewayMetrics,
     ready: asyncio.Event,

@@ -3,7 +3,8 @@
 Client → server: ``{"action": "subscribe"|"unsubscribe", "channel": "campaign.<id>"}``,
 ``{"action": "ping"}``. Server → client: ``subscribed``, ``unsubscribed``, ``snapshot``,
 ``error`` and ``pong`` frames. The token (workspace) is checked at the upgrade; each channel is
-checked against it at subscribe.
+checked against it at subscribe, and the socket is closed with :data:`CLOSE_TOKEN_LAPSED` once
+the token expires or is revoked (:mod:`gateway.revocation`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from contract.events import encode
 from gateway.access import channel_allowed
 from gateway.channels import ChannelError, Kind, parse_channel
 from gateway.fanout import Protocol, Subscriber, snapshot_message
-from gateway.keys import FEED, HUB
-from gateway.rest import workspace_of
+from gateway.keys import FEED, GRANTS, HUB
+from gateway.rest import grant_of
 from gateway.sockets import MAX_SUBSCRIPTIONS, open_socket, run_socket
+
+# The dashboard (gateway/static/js/live.js) asks for a new token on this code.
+CLOSE_TOKEN_LAPSED = 4401
 
 
 def _error(sub: Subscriber, code: str, message: str, channel: str | None = None) -> None:
@@ -34,6 +38,8 @@ def parse_frame(text: str) -> tuple[str, str | None]:
     """``(action, channel)`` of a client frame; ValueError with the reason if malformed."""
     try:
         frame = json.loads(text)
+    except RecursionError as exc:
+        raise ValueError("frame is nested too deeply") from exc
     except ValueError as exc:
         raise ValueError("frame is not JSON") from exc
     if not isinstance(frame, dict) or not isinstance(frame.get("action"), str):
@@ -45,10 +51,12 @@ def parse_frame(text: str) -> tuple[str, str | None]:
 
 
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-    workspace = workspace_of(request)  # 401 before the upgrade
+    grant = grant_of(request, query_token=True)  # 401 before the upgrade
+    workspace = grant.workspace
     app = request.app
-    hub, feed = app[HUB], app[FEED]
+    hub, feed, grants = app[HUB], app[FEED], app[GRANTS]
     ws, sub = await open_socket(request, Protocol.NATIVE)
+    grants.bind(sub, grant)
 
     async def on_text(sub: Subscriber, text: str) -> None:
         try:
@@ -85,14 +93,17 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             _error(sub, code, "not a channel of this token's workspace", name)
             return
         # From here to the last enqueue nothing awaits: no snapshot can slip in between.
-        hub.subscribe(sub, name)
+        hub.subscribe(sub, name, workspace)
         sub.reply({"type": "subscribed", "channel": name})
         now = time.time()
-        for snapshot in feed.current(channel):
+        for snapshot in feed.current(channel, workspace):
             message = snapshot_message(name, snapshot.campaign_id, encode(snapshot).decode(), now)
             sub.enqueue(message.frame(Protocol.NATIVE), now, message.key)
 
     def on_binary(sub: Subscriber) -> None:
         _error(sub, "bad_frame", "binary frames are not accepted; send JSON text")
 
-    return await run_socket(request, ws, sub, on_text, on_binary)
+    try:
+        return await run_socket(request, ws, sub, on_text, on_binary)
+    finally:
+        grants.forget(sub)

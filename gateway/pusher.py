@@ -2,8 +2,9 @@
 HTTP API, so unchanged pusher-js / Laravel Echo clients and a Laravel app's Pusher broadcaster
 work against the gateway.
 
-Close codes follow pusher-js: 4001 (unknown app key) and 4007 (unsupported protocol) stop it
-from reconnecting; 4100 (over capacity) backs off; 4200 (graceful shutdown) reconnects at once.
+Close codes follow pusher-js: 4001 (unknown app key), 4007 (unsupported protocol) and 4009 (the
+token behind a private channel the gateway signed expired or was revoked) stop it from
+reconnecting; 4100 (over capacity) backs off; 4200 (graceful shutdown) reconnects at once.
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ from gateway.auth import (
     check_pusher_channel_auth,
     pusher_channel_signature,
 )
+from gateway.capacity import OverCapacity
 from gateway.channels import ChannelError, parse_channel
-from gateway.fanout import Message, Protocol, Subscriber, snapshot_message
-from gateway.keys import FEED, HUB, SETTINGS
-from gateway.rest import http_error, workspace_of
+from gateway.fanout import UNSCOPED, Message, Protocol, Subscriber, snapshot_message
+from gateway.keys import FEED, GRANTS, HUB, PUSHER_LIMITS, SETTINGS
+from gateway.rest import grant_of, http_error
 from gateway.sockets import MAX_SUBSCRIPTIONS, open_socket, run_socket
 
 CLOSE_UNKNOWN_APP = 4001
 CLOSE_UNSUPPORTED_PROTOCOL = 4007
+CLOSE_UNAUTHORIZED = 4009
+CLOSE_OVER_CAPACITY = 4100
 CLOSE_RECONNECT = 4200
 MIN_PROTOCOL = 5
 MAX_EVENT_CHANNELS = 100
@@ -57,6 +61,12 @@ def _subscription_error(sub: Subscriber, channel: str, message: str, status: int
     sub.reply(event("pusher:subscription_error", payload, channel))
 
 
+def _text(value: object) -> str:
+    """A client's string field, or "" for anything else (never ``str()`` of a client's nested
+    JSON: rendering it recurses as deep as the client nested it)."""
+    return value if isinstance(value, str) else ""
+
+
 def _error(sub: Subscriber, message: str, code: int | None = None) -> None:
     sub.reply(event("pusher:error", {"code": code, "message": message}))
 
@@ -70,8 +80,7 @@ async def _refuse(request: web.Request, code: int, message: str) -> web.WebSocke
 
 
 async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
-    app = request.app
-    settings, hub, feed = app[SETTINGS], app[HUB], app[FEED]
+    settings = request.app[SETTINGS]
     if request.match_info["key"] != settings.pusher_app_key:
         return await _refuse(request, CLOSE_UNKNOWN_APP, "App key not in this cluster")
     try:
@@ -80,6 +89,16 @@ async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
         version = 0
     if version < MIN_PROTOCOL:
         return await _refuse(request, CLOSE_UNSUPPORTED_PROTOCOL, "Unsupported protocol version")
+    try:
+        with request.app[PUSHER_LIMITS].admit(request.remote or ""):
+            return await _serve(request)
+    except OverCapacity as exc:
+        return await _refuse(request, CLOSE_OVER_CAPACITY, str(exc))
+
+
+async def _serve(request: web.Request) -> web.WebSocketResponse:
+    app = request.app
+    settings, hub, feed, grants = app[SETTINGS], app[HUB], app[FEED], app[GRANTS]
     socket_id = new_socket_id()
     ws, sub = await open_socket(request, Protocol.PUSHER, socket_id)
     established = {"socket_id": socket_id, "activity_timeout": settings.pusher_activity_timeout}
@@ -95,6 +114,7 @@ async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
         except ChannelError as exc:
             _subscription_error(sub, str(name), str(exc), 400)
             return
+        scope = UNSCOPED
         if channel.private:
             try:
                 check_pusher_channel_auth(
@@ -102,11 +122,15 @@ async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
                     settings.pusher_app_secret,
                     socket_id,
                     name,
-                    str(data.get("auth", "")),
+                    _text(data.get("auth")),
                 )
             except AuthError as exc:
                 _subscription_error(sub, name, str(exc), 403)
                 return
+            grant = grants.claim(socket_id, name)
+            if grant is not None:  # the gateway signed it for a workspace token
+                grants.bind(sub, grant)
+                scope = grant.workspace
         elif not settings.public_channels:
             _subscription_error(sub, name, "public channels are disabled (PUBLIC_CHANNELS)", 403)
             return
@@ -114,10 +138,10 @@ async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
             _subscription_error(sub, name, f"at most {MAX_SUBSCRIPTIONS} channels", 400)
             return
         # No await from here on: the current snapshots follow the confirmation, nothing between.
-        hub.subscribe(sub, name)
+        hub.subscribe(sub, name, scope)
         sub.reply(event("pusher_internal:subscription_succeeded", {}, name))
         now = time.time()
-        for snapshot in feed.current(channel):
+        for snapshot in feed.current(channel, scope):
             message = snapshot_message(name, snapshot.campaign_id, encode(snapshot).decode(), now)
             sub.enqueue(message.frame(Protocol.PUSHER), now, message.key)
 
@@ -130,7 +154,7 @@ async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
                 data = json.loads(data)
             if not isinstance(name, str) or not isinstance(data, dict):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             _error(sub, "malformed frame: expected {event, data}")
             return
         if name == "pusher:ping":
@@ -140,7 +164,7 @@ async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
         elif name == "pusher:subscribe":
             await subscribe(sub, data)
         elif name == "pusher:unsubscribe":
-            hub.unsubscribe(sub, str(data.get("channel", "")))
+            hub.unsubscribe(sub, _text(data.get("channel")))
         elif name.startswith("client-"):
             _error(sub, "client events are not enabled on this server")
         else:
@@ -149,7 +173,10 @@ async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
     def on_binary(sub: Subscriber) -> None:
         _error(sub, "binary frames are not part of the Pusher protocol")
 
-    return await run_socket(request, ws, sub, on_text, on_binary)
+    try:
+        return await run_socket(request, ws, sub, on_text, on_binary)
+    finally:
+        grants.forget(sub)
 
 
 # --------------------------------------------------------------------------- channel auth
@@ -158,17 +185,22 @@ async def pusher_handler(request: web.Request) -> web.WebSocketResponse:
 async def broadcasting_auth(request: web.Request) -> web.Response:
     """Sign a private channel for a pusher-js client holding a workspace token, only if the
     channel belongs to that workspace (Laravel's own ``/broadcasting/auth`` does the same with
-    its own rules; either signature is accepted at subscribe)."""
-    workspace = workspace_of(request)
+    its own rules; either signature is accepted at subscribe). The token comes in the header only:
+    pusher-js sends the headers it is given (``auth.headers``)."""
+    grant = grant_of(request)
     settings = request.app[SETTINGS]
     if request.content_type == "application/json":
         try:
             raw = await request.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise http_error(web.HTTPBadRequest, "bad_request", "body is not JSON") from exc
-        form = {k: str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        form = {k: _text(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
     else:
-        form = {k: str(v) for k, v in (await request.post()).items()}
+        try:
+            posted = await request.post()
+        except (ValueError, LookupError) as exc:  # a multipart without parts, a bogus charset
+            raise http_error(web.HTTPBadRequest, "bad_request", "body is not a form") from exc
+        form = {k: _text(v) for k, v in posted.items()}
     socket_id, name = form.get("socket_id", ""), form.get("channel_name", "")
     if not SOCKET_ID.match(socket_id):
         raise http_error(web.HTTPBadRequest, "invalid_parameter", "socket_id is not <n>.<n>")
@@ -180,11 +212,12 @@ async def broadcasting_auth(request: web.Request) -> web.Response:
         raise http_error(web.HTTPBadRequest, "invalid_parameter", "only private- channels")
     if not settings.pusher_app_secret:
         raise http_error(web.HTTPForbidden, "forbidden", "PUSHER_APP_SECRET is not set")
-    if not await channel_allowed(request.app, channel, workspace):
+    if not await channel_allowed(request.app, channel, grant.workspace):
         raise http_error(web.HTTPForbidden, "forbidden", "not a channel of this workspace")
     auth = pusher_channel_signature(
         settings.pusher_app_key, settings.pusher_app_secret, socket_id, name
     )
+    request.app[GRANTS].signed(socket_id, name, grant)
     return web.json_response({"auth": auth})
 
 
@@ -207,7 +240,7 @@ def _api_events(body: Any, batch: bool) -> list[tuple[str, list[str], str, str]]
             raise ValueError(f"at most {MAX_EVENT_CHANNELS} channels per event")
         data = item.get("data", "")
         text = data if isinstance(data, str) else json.dumps(data)
-        out.append((item["name"], channels, text, str(item.get("socket_id") or "")))
+        out.append((item["name"], channels, text, _text(item.get("socket_id"))))
     return out
 
 
@@ -229,7 +262,7 @@ async def _api(request: web.Request, batch: bool) -> web.Response:
         raise http_error(web.HTTPUnauthorized, "unauthorized", str(exc)) from exc
     try:
         events = _api_events(json.loads(body), batch)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from exc
     hub = request.app[HUB]
     now = time.time()

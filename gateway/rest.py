@@ -1,64 +1,80 @@
-"""The REST API (spec §7): campaigns of the token's workspace, their statistics, time series,
-recipients and the streamed CSV export. Every handler resolves the campaign through
-:mod:`gateway.access`, so another workspace's campaign is a 404 like an unknown one.
+"""The REST API (docs/gateway.md): campaigns of the token's workspace, their statistics, time
+series and recipients (the CSV export is :mod:`gateway.export`). Every handler resolves the
+campaign through :mod:`gateway.access`, so another workspace's campaign is a 404 like an unknown
+one.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 from aiohttp import web
 
 from gateway import db
 from gateway.access import campaign_for
-from gateway.auth import AuthError, bearer_token, verify_token
-from gateway.keys import ENGINE, FEED, SETTINGS
-from gateway.params import ParamError, csv_status, recipients_query, series_query
+from gateway.auth import AuthError, Grant, bearer_token, verify_token
+from gateway.keys import ENGINE, FEED, REVOKED, SETTINGS
+from gateway.params import (
+    RECIPIENTS_PARAMETERS,
+    SERIES_PARAMETERS,
+    ParamError,
+    recipients_query,
+    series_query,
+    single_values,
+)
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
 
-def http_error(status: type[web.HTTPException], code: str, message: str) -> web.HTTPException:
+def http_error(
+    status: type[web.HTTPException],
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+) -> web.HTTPException:
     return status(
-        text=json.dumps({"error": code, "message": message}), content_type="application/json"
+        text=json.dumps({"error": code, "message": message}),
+        content_type="application/json",
+        headers=headers,
     )
 
 
-def workspace_of(request: web.Request) -> str:
-    """The workspace the request's token grants; 401 without a valid token."""
+def grant_of(request: web.Request, *, query_token: bool = False) -> Grant:
+    """What the request's token grants; 401 without a valid, unrevoked token. ``query_token``
+    also takes ``?token=`` (only where a browser cannot send a header)."""
     try:
-        token = bearer_token(request.headers, request.query)
-        return verify_token(request.app[SETTINGS].token_secret, token)
+        token = bearer_token(request.headers, request.query, query_allowed=query_token)
+        grant = verify_token(request.app[SETTINGS].token_secret, token)
+        return request.app[REVOKED].check(grant)
     except AuthError as exc:
         raise http_error(web.HTTPUnauthorized, "unauthorized", str(exc)) from exc
 
 
-async def _campaign(request: web.Request) -> db.CampaignRef:
-    workspace = workspace_of(request)
+async def campaign_of(request: web.Request, *, query_token: bool = False) -> db.CampaignRef:
+    """The campaign of the path, in the token's workspace; 404 for any other."""
+    workspace = grant_of(request, query_token=query_token).workspace
     found = await campaign_for(request.app, request.match_info["campaign_id"], workspace)
     if found is None:
         raise http_error(web.HTTPNotFound, "not_found", "no such campaign in this workspace")
     return found
 
 
-def _param_error(exc: ParamError) -> web.HTTPException:
+def param_error(exc: ParamError) -> web.HTTPException:
     return http_error(web.HTTPBadRequest, "invalid_parameter", str(exc))
 
 
 async def campaigns_list(request: web.Request) -> web.Response:
-    workspace = workspace_of(request)
+    workspace = grant_of(request).workspace
     store = request.app[FEED].store
     out = []
     for row in await db.list_campaigns(request.app[ENGINE], workspace):
         snapshot = row["snapshot"]
-        held = store.get(row["campaign_id"])
+        held = store.get(workspace, row["campaign_id"])
         if held is not None and (snapshot is None or held.seq > snapshot.seq):
             snapshot = held
         out.append(
@@ -76,8 +92,8 @@ async def campaigns_list(request: web.Request) -> web.Response:
 
 
 async def campaign_snapshot(request: web.Request) -> web.Response:
-    campaign = await _campaign(request)
-    snapshot = request.app[FEED].store.get(campaign.campaign_id)
+    campaign = await campaign_of(request)
+    snapshot = request.app[FEED].store.get(campaign.workspace_id, campaign.campaign_id)
     if snapshot is None:
         snapshot = await db.stored_snapshot(request.app[ENGINE], campaign.campaign_id)
     if snapshot is None:
@@ -86,11 +102,12 @@ async def campaign_snapshot(request: web.Request) -> web.Response:
 
 
 async def campaign_series(request: web.Request) -> web.Response:
-    campaign = await _campaign(request)
+    campaign = await campaign_of(request)
     try:
-        q = series_query(request.query, datetime.now(UTC), request.app[SETTINGS].window_seconds)
+        query = single_values(request.query, SERIES_PARAMETERS)
+        q = series_query(query, datetime.now(UTC), request.app[SETTINGS].window_seconds)
     except ParamError as exc:
-        raise _param_error(exc) from exc
+        raise param_error(exc) from exc
     points = await db.series(request.app[ENGINE], campaign.campaign_id, q.start, q.end, q.step)
     return web.json_response(
         {"campaign_id": campaign.campaign_id, "step": q.step, "points": points}
@@ -98,51 +115,15 @@ async def campaign_series(request: web.Request) -> web.Response:
 
 
 async def campaign_recipients(request: web.Request) -> web.Response:
-    campaign = await _campaign(request)
+    campaign = await campaign_of(request)
     try:
-        q = recipients_query(request.query)
+        q = recipients_query(single_values(request.query, RECIPIENTS_PARAMETERS))
     except ParamError as exc:
-        raise _param_error(exc) from exc
+        raise param_error(exc) from exc
     page, cursor = await db.recipients(
         request.app[ENGINE], campaign.campaign_id, q.status, q.after, q.limit
     )
     return web.json_response({"recipients": page, "next": cursor})
-
-
-def csv_chunk(rows: Any) -> bytes:
-    """CSV text of some rows (times in UTC ISO-8601)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for row in rows:
-        writer.writerow(
-            "" if v is None else db.iso(v) if isinstance(v, datetime) else v for v in row
-        )
-    return buffer.getvalue().encode()
-
-
-async def campaign_recipients_csv(request: web.Request) -> web.StreamResponse:
-    """Streamed a batch at a time: memory stays flat whatever the campaign size, and a slow
-    download holds the database cursor back (``write`` waits for the socket), never piles up."""
-    campaign = await _campaign(request)
-    try:
-        status = csv_status(request.query)
-    except ParamError as exc:
-        raise _param_error(exc) from exc
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/csv; charset=utf-8",
-            "Content-Disposition": (
-                f'attachment; filename="campaign-{campaign.campaign_id}-recipients.csv"'
-            ),
-        }
-    )
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    await response.write(csv_chunk([db.RECIPIENT_COLUMNS]))
-    async for rows in db.stream_recipients(request.app[ENGINE], campaign.campaign_id, status):
-        await response.write(csv_chunk(rows))
-    await response.write_eof()
-    return response
 
 
 def add_routes(app: web.Application) -> None:
@@ -150,4 +131,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/campaigns/{campaign_id}", campaign_snapshot)
     app.router.add_get("/api/campaigns/{campaign_id}/series", campaign_series)
     app.router.add_get("/api/campaigns/{campaign_id}/recipients", campaign_recipients)
-    app.router.add_get("/api/campaigns/{campaign_id}/recipients.csv", campaign_recipients_csv)

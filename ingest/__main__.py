@@ -8,12 +8,12 @@ import logging
 import uvloop
 from aiohttp import web
 
-from contract.settings import Settings
 from ingest.app import create_app
+from ingest.settings import IngestSettings
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    settings = IngestSettings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from contract.settings import Settings
 from contract.topics import Topics
 from ingest import handlers
 from ingest.batcher import Batcher
+from ingest.directory import Directory
+from ingest.follower import Follower
 from ingest.handlers import INGEST, Ingest
 from ingest.metrics import Metrics
 from ingest.openapi import openapi_document
 from ingest.producer import KafkaProducer, producer_config
+from ingest.settings import IngestSettings
 
-SETTINGS = web.AppKey("settings", Settings)
+SETTINGS = web.AppKey("settings", IngestSettings)
 OPENAPI = web.AppKey("openapi", dict)
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: IngestSettings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[OPENAPI] = openapi_document()
@@ -40,8 +44,8 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _kafka(app: web.Application) -> AsyncIterator[None]:
-    """The producer (and the batcher on top of it) lives as long as the app; on shutdown what
-    is queued is delivered before the process exits.
+    """The producer (and the batcher on top of it) and the directory's follower live as long
+    as the app; on shutdown what is queued is delivered before the process exits.
     """
     settings = app[SETTINGS]
     timeout = settings.produce_timeout_seconds
@@ -58,8 +62,13 @@ async def _kafka(app: web.Application) -> AsyncIterator[None]:
         count_record=metrics.record_events.observe,
         min_linger=settings.ingest_min_linger_ms / 1000,
     )
-    app[INGEST] = Ingest(settings, topics, producer, batcher, metrics)
+    follower = Follower(settings.kafka_bootstrap, topics, Directory())
+    following = asyncio.create_task(follower.run(), name="directory")
+    app[INGEST] = Ingest(settings, topics, producer, batcher, metrics, follower)
     yield
+    following.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await following
     await producer.close(timeout)
 
 

@@ -12,7 +12,8 @@ import functools
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -20,18 +21,22 @@ from typing import TypeVar
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from contract.events import MessageEvent, encode
+from contract.events import Dispatch, MessageEvent, Skip, encode
 from contract.partitioning import partition_for
-from contract.settings import Settings
 from contract.topics import Topics
-from ingest import auth
+from ingest import auth, sender_keys
+from ingest.access import TRUSTED, Forbidden, Owned, Scope, check, claims, unknown_campaigns
 from ingest.batcher import Batcher
 from ingest.dlq import dead_letter
+from ingest.follower import Follower
 from ingest.metrics import Metrics
+from ingest.openapi import WEBJS_PATHS
 from ingest.payload import BadInput
 from ingest.producer import KafkaProducer, Unavailable, acknowledged
 from ingest.providers import api
+from ingest.settings import IngestSettings
 from ingest.webhooks import WEBHOOKS, Request, Webhook
+from ingest.webjs_body import read_webjs_body
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,13 +48,15 @@ NDJSON_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "applica
 
 @dataclass(slots=True)
 class Ingest:
-    """What the handlers share: settings, topic names, the producer, the batcher, metrics."""
+    """What the handlers share: settings, topic names, the producer, the batcher, metrics, and
+    the sender keys and campaign owners this instance follows."""
 
-    settings: Settings
+    settings: IngestSettings
     topics: Topics
     producer: KafkaProducer
     batcher: Batcher
     metrics: Metrics
+    follower: Follower
 
 
 INGEST = web.AppKey("ingest", Ingest)
@@ -85,6 +92,9 @@ def refusing(handler: Handler) -> Handler:
         except auth.NotConfigured as exc:
             _count_refusal(request, "not_configured")
             return _error(403, "not configured", str(exc), setting=exc.setting)
+        except Forbidden as exc:
+            _count_refusal(request, "forbidden")
+            return _error(403, "forbidden", exc.detail, item=exc.item, campaign_id=exc.campaign_id)
         except auth.AuthError as exc:
             _count_refusal(request, "unauthorized")
             response = _error(401, "unauthorized", str(exc))
@@ -105,12 +115,19 @@ def _count_refusal(request: web.Request, reason: str) -> None:
     request.app[INGEST].metrics.rejected.labels(reason).inc()
 
 
+@contextmanager
+def _readable() -> Iterator[None]:
+    """A body that cannot be read (e.g. a Content-Encoding that does not decode) is a 400."""
+    try:
+        yield
+    except web.RequestPayloadError as exc:
+        raise BadInput(f"body could not be read: {exc}", "$", 400) from None
+
+
 async def _body(request: web.Request) -> bytes:
     """The raw body; past ``MAX_BODY_BYTES`` aiohttp raises HTTPRequestEntityTooLarge (413)."""
-    try:
+    with _readable():
         return await request.read()
-    except web.RequestPayloadError as exc:  # e.g. a Content-Encoding that does not decode
-        raise BadInput(f"body could not be read: {exc}", "$", 400) from None
 
 
 async def _dead_letter(ingest: Ingest, request: web.Request, body: bytes, exc: BadInput) -> None:
@@ -151,11 +168,42 @@ def _is_ndjson(request: web.Request) -> bool:
 # --------------------------------------------------------------------------- /v1
 
 
-def _bearer(request: web.Request) -> Ingest:
+async def _sender(request: web.Request) -> tuple[Ingest, Scope]:
+    """Who writes: a sender key (one workspace), else the global ``INGEST_API_TOKEN``."""
     ingest = request.app[INGEST]
-    token = auth.require(ingest.settings.ingest_api_token, "INGEST_API_TOKEN")
-    auth.check_bearer(token, request.headers.get("Authorization"))
-    return ingest
+    header = request.headers.get("Authorization")
+    try:
+        token = auth.bearer_token(header)
+    except auth.AuthError:
+        token = ""
+    if sender_keys.is_sender_key(token):
+        return ingest, await _key_scope(ingest, token)
+    auth.check_bearer(auth.require(ingest.settings.ingest_api_token, "INGEST_API_TOKEN"), header)
+    return ingest, TRUSTED
+
+
+async def _key_scope(ingest: Ingest, token: str) -> Scope:
+    directory = ingest.follower.directory
+    key_id = sender_keys.key_id_of(token)
+    if not key_id:
+        raise auth.AuthError("malformed sender key (tsk_<key id>_<secret>)")
+    if key_id not in directory.keys and key_id not in directory.revoked:
+        await ingest.follower.sync(ingest.settings.produce_timeout_seconds)  # issued just now?
+    if key_id in directory.revoked:
+        raise auth.AuthError(f"sender key {key_id} was revoked")
+    record = directory.keys.get(key_id)
+    if record is None or not sender_keys.matches(token, record):
+        raise auth.AuthError("unknown sender key")
+    return Scope(record.workspace_id)
+
+
+async def _authorize(ingest: Ingest, scope: Scope, items: list[Owned]) -> None:
+    """:class:`Forbidden` unless ``scope`` may write every item; a campaign unknown here is
+    looked up again once this instance has read what Kafka holds."""
+    owner_of = ingest.follower.directory.owner
+    if unknown_campaigns(items, owner_of):
+        await ingest.follower.sync(ingest.settings.produce_timeout_seconds)
+    check(scope, items, owner_of)
 
 
 async def _understood(
@@ -175,11 +223,13 @@ def _batched(
     """A ``/v1`` endpoint whose items travel on ``ack-events`` through the batcher."""
 
     async def handle(request: web.Request) -> web.Response:
-        ingest = _bearer(request)
+        ingest, scope = await _sender(request)
         ndjson = _is_ndjson(request)
         events: list[E] = await _understood(
             ingest, request, await _body(request), lambda b, t: parse(b, t, ndjson)
         )
+        if scope.workspace is not None:  # acks carry only message ids: any may be reported
+            await _authorize(ingest, scope, [e for e in events if isinstance(e, Dispatch | Skip)])
         return await _accept(ingest, list(events))
 
     handle.__name__ = f"post_{name}"
@@ -192,24 +242,36 @@ post_skips = _batched("skips", api.parse_skips)
 
 
 async def post_campaigns(request: web.Request) -> web.Response:
-    """One record per campaign on ``campaign-events``, keyed (and partitioned) by campaign id."""
-    ingest = _bearer(request)
+    """One record per campaign on ``campaign-events``, keyed (and partitioned) by campaign id;
+    a campaign new to ingest gets its owner record on ``campaign-owners`` too."""
+    ingest, scope = await _sender(request)
     ndjson = _is_ndjson(request)
     campaigns = await _understood(
         ingest, request, await _body(request), lambda b, t: api.parse_campaigns(b, t, ndjson)
     )
-    topic, partitions = ingest.topics.campaign_events, ingest.settings.topic_partitions
+    directory, follower = ingest.follower.directory, ingest.follower
+    if unknown_campaigns(campaigns, directory.owner):  # new ones are claimed: ask Kafka first
+        await follower.sync(ingest.settings.produce_timeout_seconds)
+    check(scope, campaigns, directory.owner)
+    owners = claims(campaigns, directory.owner)
+    for owner in owners:  # at once, so that a concurrent request sees the claim
+        directory.apply_owner(owner)
+    partitions = ingest.settings.topic_partitions
     started = time.perf_counter()
-    futures = [
-        ingest.producer.produce(
-            topic,
-            encode(c),
-            key=c.campaign_id,
-            partition=partition_for(c.campaign_id, partitions),
-        )
-        for c in campaigns
+    records = [(ingest.topics.campaign_events, c.campaign_id, encode(c)) for c in campaigns] + [
+        (ingest.topics.campaign_owners, o.campaign_id, encode(o)) for o in owners
     ]
-    await acknowledged(futures, ingest.settings.produce_timeout_seconds)
+    futures = [
+        ingest.producer.produce(topic, value, key=key, partition=partition_for(key, partitions))
+        for topic, key, value in records
+    ]
+    try:
+        await acknowledged(futures, ingest.settings.produce_timeout_seconds)
+    except Unavailable:
+        for owner in owners:  # the claim did not reach Kafka: the next registration decides
+            if directory.owners.get(owner.campaign_id) == owner.workspace_id:
+                del directory.owners[owner.campaign_id]
+        raise
     ingest.metrics.produce_seconds.observe(time.perf_counter() - started)
     ingest.metrics.campaigns.inc(len(campaigns))
     return _accepted(len(campaigns))
@@ -231,7 +293,31 @@ def webhook_handler(webhook: Webhook) -> Callable[[web.Request], Awaitable[web.R
     return handle
 
 
-def _public_url(settings: Settings, request: web.Request) -> str:
+async def post_webjs(request: web.Request) -> web.Response:
+    """The Node service's one URL for every event: acks are parsed, the rest is streamed
+    through the signature and dropped unread (``ingest/webjs_body.py``)."""
+    ingest = request.app[INGEST]
+    settings = ingest.settings
+    hook = WEBHOOKS["webjs"]
+    signature = auth.WebjsSignature(
+        auth.require(hook.secret(settings), hook.setting), request.headers, time.time()
+    )
+    with _readable():
+        body = await read_webjs_body(
+            request.content.iter_any(),
+            signature,
+            settings.max_body_bytes,
+            settings.webjs_max_ignored_body_bytes,
+        )
+    signature.verify()
+    if body.ignored_event:
+        ingest.metrics.count_ignored(body.ignored_event)
+        return _accepted(0)
+    events = await _understood(ingest, request, body.raw, hook.parse)
+    return await _accept(ingest, list(events))
+
+
+def _public_url(settings: IngestSettings, request: web.Request) -> str:
     """The URL as the provider saw it (Twilio signs it): ``PUBLIC_BASE_URL`` + path + query."""
     if request.path != "/webhooks/twilio":
         return ""
@@ -274,4 +360,7 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-WEBHOOK_ROUTES = {f"/webhooks/{name}": webhook_handler(hook) for name, hook in WEBHOOKS.items()}
+WEBHOOK_ROUTES = {
+    **{f"/webhooks/{name}": webhook_handler(hook) for name, hook in WEBHOOKS.items()},
+    **dict.fromkeys(WEBJS_PATHS, post_webjs),
+}

@@ -9,6 +9,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contract.events import AckEvent, MessageEvent, Skip
+from ingest.providers.webjs import OTHER_EVENTS
 
 MAX_LABEL_PAIRS = 200
 RECORD_EVENTS_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
@@ -37,6 +38,12 @@ class Metrics:
             registry=self.registry,
         )
         self._accepted: dict[tuple[str, str], Any] = {}
+        self.webjs_ignored = Counter(
+            "tickstream_ingest_webjs_ignored_total",
+            "Events of the whatsapp-web.js Node service that are not acks: answered 200, dropped",
+            ["event"],
+            registry=self.registry,
+        )
         self.produce_seconds = Histogram(
             "tickstream_ingest_produce_seconds",
             "From handing a request's events to the producer until Kafka acknowledged them all",
@@ -66,6 +73,9 @@ class Metrics:
                 labels = ("other", labels[1])
             child = self._accepted.setdefault(labels, self.accepted.labels(*labels))
         child.inc(count)
+
+    def count_ignored(self, event: str) -> None:
+        self.webjs_ignored.labels(event if event in OTHER_EVENTS else "other").inc()
 
 
 def _labels(event: MessageEvent) -> tuple[str, str]:

@@ -12,6 +12,9 @@ import msgspec
 
 from ingest.providers import api, evolution, meta, waha, webjs
 
+# the whatsapp-web.js Node service's paths: ours, and its own (where the original app received it)
+WEBJS_PATHS = ("/webhooks/webjs", "/api/whatsapp/webhooks/webjs")
+
 REF = "#/components/schemas/{name}"
 
 # Components are named after the classes, which are therefore unique across providers.
@@ -75,7 +78,10 @@ def _answers(*, auth: bool = True, parse: bool = True) -> dict[str, Any]:
         answers["422"] = _error("body understood as JSON but not as this endpoint's content")
     if auth:
         answers["401"] = _error("missing or wrong credentials or signature")
-        answers["403"] = _error("the secret of this endpoint is not configured")
+        answers["403"] = _error(
+            "the secret of this endpoint is not configured, or a sender key wrote outside its "
+            "workspace"
+        )
     return answers
 
 
@@ -148,7 +154,11 @@ def _security_schemes() -> dict[str, Any]:
         return {"type": "apiKey", "in": "header", "name": name, "description": description}
 
     return {
-        "bearer": {"type": "http", "scheme": "bearer", "description": "INGEST_API_TOKEN"},
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "INGEST_API_TOKEN, or a sender key of one workspace (tsk_…)",
+        },
         "webjs": header(
             "X-HMAC-Signature",
             "hex HMAC-SHA256(WEBJS_HMAC_SECRET, X-Timestamp + raw body); X-Timestamp within 300 s",
@@ -200,8 +210,16 @@ def openapi_document() -> dict[str, Any]:
             "/v1/dispatches": _canonical("DispatchIn", "Messages dispatched for a campaign"),
             "/v1/skips": _canonical("SkipIn", "Audience members never attempted, and why"),
             "/v1/campaigns": _canonical("CampaignIn", "Register or update campaigns"),
-            "/webhooks/webjs": {
-                "post": _webhook("whatsapp-web.js Node service", "webjs", _json(_WEBJS_BODY))
+            **{
+                path: {
+                    "post": _webhook(
+                        "whatsapp-web.js Node service: every event it has; acks are counted, "
+                        "the rest answered 200 and dropped unread",
+                        "webjs",
+                        _json(_WEBJS_BODY),
+                    )
+                }
+                for path in WEBJS_PATHS
             },
             "/webhooks/waha": {
                 "post": _webhook("WAHA message.ack(.group)", "waha", _json(_ref("WahaEnvelope")))

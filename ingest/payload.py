@@ -77,6 +77,7 @@ def make_ack(
     participant: str = "",
     recipient: str = "",
     occurred_at: datetime | None = None,
+    message_created_at: datetime | None = None,
     error_code: str = "",
     error_title: str = "",
 ) -> AckEvent:
@@ -91,6 +92,7 @@ def make_ack(
         participant=participant,
         recipient=recipient,
         occurred_at=occurred_at,
+        message_created_at=message_created_at,
         error_code=error_code,
         error_title=error_title,
         idempotency_key=idempotency_key(provider, message_id, status, participant),

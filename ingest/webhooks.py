@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contract.events import AckEvent
-from contract.settings import Settings
 from ingest import auth
 from ingest.providers import evolution, meta, twilio, waha, webjs
+from ingest.settings import IngestSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +26,11 @@ class Request:
 class Webhook:
     provider: str
     setting: str
-    secret: Callable[[Settings], str]
+    secret: Callable[[IngestSettings], str]
     verify: Callable[[str, Request], None]
     parse: Callable[[bytes, datetime], list[AckEvent]]
 
-    def authenticate(self, settings: Settings, request: Request) -> None:
+    def authenticate(self, settings: IngestSettings, request: Request) -> None:
         """Raise :class:`auth.NotConfigured` or :class:`auth.AuthError` unless authentic."""
         self.verify(auth.require(self.secret(settings), self.setting), request)
 

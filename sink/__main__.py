@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from contract.settings import Settings
+from sink.settings import SinkSettings
 
 from .app import create_app
 from .migrate import upgrade
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--migrate", action="store_true", help="run the database migrations before consuming"
     )
     args = parser.parse_args(list(argv or []))
-    settings = Settings.from_env()
+    settings = SinkSettings.from_env()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from contract.settings import Settings
+from sink.settings import SinkSettings
 
 from .metrics import SinkMetrics
 from .service import Sink
 
-SETTINGS = web.AppKey("settings", Settings)
+SETTINGS = web.AppKey("settings", SinkSettings)
 METRICS = web.AppKey("metrics", SinkMetrics)
 ENGINE = web.AppKey("engine", sa.Engine)
 SINK = web.AppKey("sink", Sink)
@@ -67,7 +67,7 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(settings: Settings, *, group_id: str | None = None) -> web.Application:
+def create_app(settings: SinkSettings, *, group_id: str | None = None) -> web.Application:
     """``group_id`` overrides the deployment's consumer group (tests replay with a fresh one)."""
     app = web.Application()
     app[SETTINGS] = settings

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
 
 from contract.events import (
     CampaignRegistration,
@@ -23,6 +24,7 @@ from contract.events import (
     decode_snapshot,
     decode_status_batch,
 )
+from contract.schema import STATISTICS_COLUMNS, WINDOW_CHANGES, campaign_stats
 from contract.topics import Topics
 
 from .merge import RANKS
@@ -123,19 +125,9 @@ def _check_int(name: str, value: int, high: int = INT4_MAX, low: int = 0) -> Non
         raise Poison(f"{name} = {value} is outside {low}..{high}")
 
 
-_STATISTICS_COUNTS = (
-    "total_message_count",
-    "total_sent_count",
-    "total_delivered_count",
-    "total_read_count",
-    "total_played_count",
-    "total_failed_count",
-    "pending_count",
-    "skipped_count",
-    "queued_count",
-    "awaiting_update_count",
+_STATISTICS_COUNTS = tuple(
+    name for name in STATISTICS_COLUMNS if isinstance(campaign_stats.c[name].type, sa.Integer)
 )
-_WINDOW_COUNTS = ("sent", "delivered", "read", "played", "failed", "skipped")
 
 
 def _check_snapshot(snapshot: Snapshot) -> None:
@@ -145,7 +137,7 @@ def _check_snapshot(snapshot: Snapshot) -> None:
         value = getattr(statistics, name)
         if not 0 <= value <= INT4_MAX:
             _check_int(f"statistics.{name}", value)
-    for name in _WINDOW_COUNTS:
+    for name in WINDOW_CHANGES:
         value = getattr(window, name)
         if not -INT4_MAX <= value <= INT4_MAX:
             _check_int(f"window.{name}", value, INT4_MAX, -INT4_MAX)

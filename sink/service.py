@@ -14,82 +14,32 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Message, Producer
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
-from contract.events import encode
-from contract.settings import Settings
 from contract.topics import Topics
+from sink.settings import SinkSettings
 
+from .buffer import Buffer
+from .dead_letters import DeadLetterProducer
 from .metrics import SinkMetrics
-from .records import DeadLetter, Item, Origin, classify
-from .store import Written, write_batch
+from .records import Origin, classify
+from .store import Written, write_transaction
 
 log = logging.getLogger("sink")
 
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 5.0
 SHUTDOWN_FLUSH_SECONDS = 10.0
-DLQ_FLUSH_SECONDS = 10.0
 SESSION_TIMEOUT_MS = 10_000
 
 
-def default_group_id(settings: Settings) -> str:
+def default_group_id(settings: SinkSettings) -> str:
     """One consumer group per deployment (``TOPIC_PREFIX``); sink instances share it."""
     return f"{settings.topic_prefix}tickstream-sink"
-
-
-class DeadLetterUndelivered(RuntimeError):
-    """The dead-letter topic did not acknowledge every record; the batch is retried."""
-
-
-def _is_poison(exc: BaseException) -> bool:
-    """A write error that no retry can cure (the data itself), unlike a lost connection."""
-    return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError)
-
-
-@dataclass(slots=True)
-class Buffer:
-    """Records consumed but not yet written, and the offsets to commit once they are."""
-
-    items: list[Item] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
-    rows: int = 0
-    since: float | None = None
-
-    def add(self, entry: Item | DeadLetter, now: float) -> None:
-        if isinstance(entry, Item):
-            self.items.append(entry)
-            self.rows += entry.rows
-        else:
-            self.dead_letters.append(entry)
-            self.rows += 1
-        origin = entry.origin
-        self.next_offsets[(origin.topic, origin.partition)] = origin.offset + 1
-        if self.since is None:
-            self.since = now
-
-    def due(self, now: float, max_rows: int, max_seconds: float) -> bool:
-        return self.since is not None and (self.rows >= max_rows or now - self.since >= max_seconds)
-
-    def empty(self) -> bool:
-        return self.since is None
-
-    def then(self, later: Buffer) -> Buffer:
-        """This batch followed by ``later``: one batch again (a failed write is retried with
-        what was consumed meanwhile, so offsets are never committed past an unwritten row)."""
-        return Buffer(
-            items=[*self.items, *later.items],
-            dead_letters=[*self.dead_letters, *later.dead_letters],
-            next_offsets={**self.next_offsets, **later.next_offsets},
-            rows=self.rows + later.rows,
-            since=self.since if self.since is not None else later.since,
-        )
 
 
 def _origin(message: Message) -> Origin:
@@ -105,7 +55,7 @@ class Sink:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: SinkSettings,
         engine: sa.Engine,
         metrics: SinkMetrics | None = None,
         *,
@@ -128,8 +78,7 @@ class Sink:
                 "session.timeout.ms": SESSION_TIMEOUT_MS,
             }
         )
-        self._bootstrap = settings.kafka_bootstrap
-        self._producer: Producer | None = None  # created at the first dead letter
+        self.dead_letters = DeadLetterProducer(settings.kafka_bootstrap, self.topics.sink_dlq)
         self.buffer = Buffer()
         # One batch at a time is written by this thread while the loop consumes the next one.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-writer")
@@ -139,7 +88,6 @@ class Sink:
         self.last_error = ""
         self.last_commit: float | None = None
         self.failure: BaseException | None = None
-        self._undelivered = 0
 
     # ------------------------------------------------------------------ the loop
 
@@ -158,9 +106,11 @@ class Sink:
             )
             while not stop.is_set():
                 in_flight = self._in_flight
-                # a full buffer waits for the write in flight (backpressure)
-                if in_flight and (in_flight[1].done() or self.buffer.rows >= self.max_rows):
-                    self._land(stop)
+                # a full buffer waits for the write in flight (backpressure); a failed write is
+                # retried, with everything consumed since, until PostgreSQL takes it
+                landing = in_flight and (in_flight[1].done() or self.buffer.rows >= self.max_rows)
+                if landing and not self._finish_in_flight():
+                    self._flush_until_written(stop)
                 if self.buffer.rows < self.max_rows:
                     self._consume(0.05)
                 if self._in_flight is None and self.buffer.due(
@@ -194,12 +144,17 @@ class Sink:
 
     def _launch(self) -> None:
         batch, self.buffer = self.buffer, Buffer()
-        self._in_flight = (batch, self._writer.submit(self._write, batch.items))
+        self._in_flight = (batch, self._writer.submit(write_transaction, self.engine, batch.items))
 
-    def _land(self, stop: threading.Event) -> None:
-        """Finish the write in flight: commit its offsets, or retry it (with everything consumed
-        since, in order) until PostgreSQL takes it."""
-        assert self._in_flight is not None
+    def _finish_in_flight(self) -> bool:
+        """Wait for the write in flight, then deliver its dead letters and commit its offsets.
+
+        False if it failed: its batch is then back at the front of the buffer, to be retried
+        together with everything consumed since, in log order, so no offset passes it. Every
+        path finishes the write this way: the loop, a revocation and the shutdown.
+        """
+        if self._in_flight is None:
+            return True
         batch, future = self._in_flight
         self._in_flight = None
         try:
@@ -207,12 +162,13 @@ class Sink:
         except Exception as exc:
             self._failed(exc)
             self.buffer = batch.then(self.buffer)
-            self._flush_until_written(stop)
+            return False
+        return True
 
     def _failed(self, exc: Exception) -> None:
         self.metrics.db_errors.inc()
         self.last_error = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        log.warning("batch not written (%s); retrying with backoff", self.last_error)
+        log.warning("batch not written (%s); it will be retried", self.last_error)
 
     def _flush_until_written(self, stop: threading.Event, deadline: float | None = None) -> bool:
         """Write the buffer, retrying with backoff while PostgreSQL is away.
@@ -242,14 +198,14 @@ class Sink:
     def _flush(self) -> None:
         """Write, deliver dead letters, commit offsets; the buffer is cleared only then."""
         if not self.buffer.empty():
-            self._complete(self.buffer, self._write(self.buffer.items))
+            self._complete(self.buffer, write_transaction(self.engine, self.buffer.items))
         self.buffer = Buffer()
         self.metrics.buffered_rows.set(0)
 
     def _complete(self, batch: Buffer, written: Written) -> None:
         """After the batch's transaction committed: dead letters, then the offsets."""
         dead_letters = [*batch.dead_letters, *written.refused]
-        self._deliver(dead_letters)
+        self.dead_letters.deliver(dead_letters)
         committed = self._commit(batch.next_offsets)
         for table, count in written.rows.items():
             self.metrics.rows.labels(table).inc(count)
@@ -260,69 +216,6 @@ class Sink:
         if batch.since is not None:
             self.metrics.batch_seconds.observe(time.monotonic() - batch.since)
         self.last_error = ""
-
-    def _write(self, items: list[Item]) -> Written:
-        try:
-            with self.engine.begin() as conn:
-                return write_batch(conn, items)
-        except Exception as exc:
-            if not _is_poison(exc):
-                raise
-            log.warning("PostgreSQL refused a batch (%s); writing its records one by one", exc)
-        # Some record holds a value PostgreSQL refuses: find it, dead-letter it, write the rest.
-        written = Written()
-        for item in items:
-            try:
-                with self.engine.begin() as conn:
-                    one = write_batch(conn, [item])
-            except Exception as exc:
-                if not _is_poison(exc):
-                    raise
-                reason = f"PostgreSQL refused the record: {exc}".splitlines()[0]
-                written.refused.append(DeadLetter(item.origin, reason, None, encode(item.payload)))
-                continue
-            written.refused.extend(one.refused)
-            for table, count in one.rows.items():
-                written.rows[table] = written.rows.get(table, 0) + count
-        return written
-
-    def _deliver(self, dead_letters: list[DeadLetter]) -> None:
-        if not dead_letters:
-            return
-        self._undelivered = 0
-        for letter in dead_letters:
-            log.warning(
-                "dead letter %s[%d]@%d: %s",
-                letter.origin.topic,
-                letter.origin.partition,
-                letter.origin.offset,
-                letter.reason,
-            )
-            self.producer().produce(
-                self.topics.sink_dlq, value=letter.encode(), key=letter.key, on_delivery=self._sent
-            )
-        remaining = self.producer().flush(DLQ_FLUSH_SECONDS)
-        if remaining or self._undelivered:
-            raise DeadLetterUndelivered(
-                f"{remaining + self._undelivered} dead letters not acknowledged by Kafka"
-            )
-
-    def producer(self) -> Producer:
-        """The dead-letter producer; most sinks never need one."""
-        if self._producer is None:
-            self._producer = Producer(
-                {
-                    "bootstrap.servers": self._bootstrap,
-                    "enable.idempotence": True,
-                    "acks": "all",
-                    "client.id": "tickstream-sink-dlq",
-                }
-            )
-        return self._producer
-
-    def _sent(self, error: KafkaError | None, _message: Message) -> None:
-        if error is not None:
-            self._undelivered += 1
 
     def _commit(self, next_offsets: dict[tuple[str, int], int]) -> bool:
         """Commit the offsets; False when Kafka refused (the rows are safely written, so an
@@ -354,20 +247,12 @@ class Sink:
 
     def _shutdown(self) -> None:
         deadline = time.monotonic() + SHUTDOWN_FLUSH_SECONDS
-        if self._in_flight is not None:
-            batch, future = self._in_flight
-            self._in_flight = None
-            try:
-                self._complete(batch, future.result())
-            except Exception as exc:
-                self._failed(exc)
-                self.buffer = batch.then(self.buffer)
+        self._finish_in_flight()
         if not self.buffer.empty() and not self._flush_until_written(threading.Event(), deadline):
             log.warning("shutting down with an unwritten batch; it will be consumed again")
         self._writer.shutdown()
         self.consumer.close()
-        if self._producer is not None:
-            self._producer.flush(DLQ_FLUSH_SECONDS)
+        self.dead_letters.close()
 
     # ------------------------------------------------------------------ rebalances
 
@@ -380,14 +265,11 @@ class Sink:
     def _on_revoke(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         """Write what is buffered before the partitions go; if that fails, drop it: the next
         owner starts at the committed offsets and reads those records again."""
+        self._finish_in_flight()
         try:
-            if self._in_flight is not None:
-                batch, future = self._in_flight
-                self._in_flight = None
-                self._complete(batch, future.result())
             self._flush()
         except Exception as exc:
-            # Neither batch is committed past the failure: both are read again from the offsets.
+            # Nothing is committed past the failure: it is all read again from the offsets.
             log.warning("revoked with an unwritten batch (%s); it will be consumed again", exc)
             self.buffer = Buffer()
         self.assigned = []

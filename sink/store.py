@@ -5,11 +5,12 @@ the batch travels as ONE JSON array parameter (msgspec encodes it in C; PostgreS
 C), one round trip per table, and the conflict clause merges with the rules of
 :mod:`sink.merge`, so a replayed record changes nothing. (Array parameters per column, the first
 version, spent most of their time adapting each value in Python: about a third of the speed.)
-Column types come from :mod:`contract.schema`, the schema's one description.
+Columns and their types come from :mod:`contract.schema`, the schema's one description.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,12 +20,26 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from contract.events import CampaignRegistration, MessageStatus, MessageStatusBatch, Snapshot
-from contract.schema import campaign_stats, campaign_stats_windows, campaigns, message_status
+from contract.events import (
+    CampaignRegistration,
+    MessageStatus,
+    MessageStatusBatch,
+    Snapshot,
+    encode,
+)
+from contract.schema import (
+    campaign_stats,
+    campaign_stats_windows,
+    campaigns,
+    column_names,
+    message_status,
+)
 
 from .merge import latest_snapshots, latest_windows, merge_statuses, row_status_sql
 from .records import DeadLetter, Item, Origin
 from .registrations import Registration, dead_letter, refusal, settle
+
+log = logging.getLogger("sink")
 
 _DIALECT = postgresql.dialect()
 _json = msgspec.json.Encoder()
@@ -39,8 +54,12 @@ def _value(column: sa.Column[Any]) -> str:
     return f"u.{column.name}"
 
 
-def _insert(table: sa.Table, columns: Sequence[str], computed: Mapping[str, str] = {}) -> str:
-    """``INSERT INTO table AS t (…) SELECT … FROM json_to_recordset(%(rows)s::json) AS u(…)``."""
+def _insert(
+    table: sa.Table, leave_out: Sequence[str] = (), computed: Mapping[str, str] = {}
+) -> str:
+    """``INSERT INTO table AS t (…) SELECT … FROM json_to_recordset(%(rows)s::json) AS u(…)``:
+    every column but those left to the database (``leave_out``) or ``computed`` in SQL."""
+    columns = column_names(table, leave_out=[*leave_out, *computed])
     record = ", ".join(f"{name} {table.c[name].type.compile(dialect=_DIALECT)}" for name in columns)
     selected = [_value(table.c[name]) for name in columns]
     return (
@@ -57,29 +76,12 @@ def _rows(rows: Sequence[Any]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- message_status
 
-_STATUS_COLUMNS = [
-    "message_id",
-    "campaign_id",
-    "workspace_id",
-    "recipient",
-    "max_rank",
-    "failed",
-    "dispatched_at",
-    "sent_at",
-    "delivered_at",
-    "read_at",
-    "played_at",
-    "failed_at",
-    "error_code",
-    "error_title",
-    "participants",
-    "updated_at",
-    "skipped",
-    "attempted",
-    "skip_reason_code",
-    "skip_reason",
+# A message's nullable times are the first-seen time of each status: the earliest one wins.
+_FIRST_SEEN_TIMES = [
+    column.name
+    for column in message_status.c
+    if isinstance(column.type, sa.DateTime) and column.nullable
 ]
-_TIMES = ["dispatched_at", "sent_at", "delivered_at", "read_at", "played_at", "failed_at"]
 # The excluded (new) failure wins when it is earlier, or as early and its (code, title) larger:
 # merge._error_of, written as one row comparison.
 _NEW_ERROR_WINS = (
@@ -105,8 +107,7 @@ _NEW_SKIP_REASON_WINS = (
 UPSERT_STATUS = (
     _insert(
         message_status,
-        _STATUS_COLUMNS,
-        {
+        computed={
             "status": row_status_sql(
                 "u.max_rank",
                 "u.failed",
@@ -135,7 +136,7 @@ UPSERT_STATUS = (
             f"skip_reason = CASE WHEN {_NEW_SKIP_REASON_WINS} "
             "THEN excluded.skip_reason ELSE t.skip_reason END",
             # PostgreSQL's LEAST ignores NULLs: the earliest known time, NULL only if none is.
-            *(f"{name} = LEAST(t.{name}, excluded.{name})" for name in _TIMES),
+            *(f"{name} = LEAST(t.{name}, excluded.{name})" for name in _FIRST_SEEN_TIMES),
             f"error_code = CASE WHEN {_NEW_ERROR_WINS} "
             "THEN excluded.error_code ELSE t.error_code END",
             f"error_title = CASE WHEN {_NEW_ERROR_WINS} "
@@ -154,18 +155,12 @@ def status_params(rows: Sequence[MessageStatus]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- campaigns
 
-_REGISTRATION_COLUMNS = [
-    "campaign_id",
-    "workspace_id",
-    "campaign_uuid",
-    "name",
-    "total_recipients",
-    "updated_at",
-]
+# created_at is the database's own clock; a key the JSON leaves out takes the column's default.
+_INSERT_CAMPAIGNS = _insert(campaigns, leave_out=["created_at"])
 # A campaign never changes workspace (rows refused here are not RETURNed); an empty uuid or name
 # means "not given" and keeps what is known.
 UPSERT_REGISTRATIONS = (
-    _insert(campaigns, _REGISTRATION_COLUMNS) + " ON CONFLICT (campaign_id) DO UPDATE SET "
+    _INSERT_CAMPAIGNS + " ON CONFLICT (campaign_id) DO UPDATE SET "
     "campaign_uuid = CASE WHEN excluded.campaign_uuid = '' THEN t.campaign_uuid "
     "ELSE excluded.campaign_uuid END, "
     "name = CASE WHEN excluded.name = '' THEN t.name ELSE excluded.name END, "
@@ -176,11 +171,11 @@ OWNERS = (
     "SELECT campaign_id, workspace_id FROM campaigns WHERE campaign_id = ANY(%(ids)s) FOR UPDATE"
 )
 
-_KNOWN_COLUMNS = ["campaign_id", "workspace_id", "campaign_uuid", "name", "updated_at"]
-# A snapshot names a campaign that may never have been registered: make sure its row exists, and
-# fill in a uuid or name still unknown. Never touches another workspace's campaign.
+# A snapshot names a campaign that may never have been registered: make sure its row exists (its
+# total_recipients, unknown to a snapshot, at the default), and fill in a uuid or name still
+# unknown. Never touches another workspace's campaign.
 ENSURE_CAMPAIGNS = (
-    _insert(campaigns, _KNOWN_COLUMNS) + " ON CONFLICT (campaign_id) DO UPDATE SET "
+    _INSERT_CAMPAIGNS + " ON CONFLICT (campaign_id) DO UPDATE SET "
     "campaign_uuid = CASE WHEN t.campaign_uuid = '' THEN excluded.campaign_uuid "
     "ELSE t.campaign_uuid END, "
     "name = CASE WHEN t.name = '' THEN excluded.name ELSE t.name END "
@@ -230,63 +225,21 @@ def known_campaign_params(snapshots: Sequence[Snapshot]) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- snapshots
 
-# the snapshot statistics that campaign_stats keeps as columns (tests fill rows with them too)
-STATISTICS_COLUMNS = [
-    "total_message_count",
-    "total_sent_count",
-    "total_delivered_count",
-    "total_read_count",
-    "total_played_count",
-    "total_failed_count",
-    "pending_count",
-    "delivery_rate",
-    "read_rate",
-    "success_rate",
-    "skipped_count",
-    "queued_count",
-    "awaiting_update_count",
-    "started_at",
-    "completed_at",
-]
-_STATS_COLUMNS = [
-    "campaign_id",
-    "workspace_id",
-    "campaign_uuid",
-    "seq",
-    *STATISTICS_COLUMNS,
-    "snapshot",
-    "updated_at",
-]
-UPSERT_STATS = (
-    _insert(campaign_stats, _STATS_COLUMNS)
-    + " ON CONFLICT (campaign_id) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in _STATS_COLUMNS[1:])
-    + " WHERE t.seq <= excluded.seq"
-)
 
-_WINDOW_COUNTS = ["sent", "delivered", "read", "played", "failed", "skipped"]
-_WINDOW_TOTALS = [
-    "total_sent_count",
-    "total_delivered_count",
-    "total_read_count",
-    "total_played_count",
-    "total_failed_count",
-]
-_WINDOW_COLUMNS = [
-    "campaign_id",
-    "window_start",
-    "window_end",
-    "workspace_id",
-    "seq",
-    *_WINDOW_COUNTS,
-    *_WINDOW_TOTALS,
-]
-UPSERT_WINDOWS = (
-    _insert(campaign_stats_windows, _WINDOW_COLUMNS)
-    + " ON CONFLICT (campaign_id, window_start) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in _WINDOW_COLUMNS[2:])
-    + " WHERE t.seq <= excluded.seq"
-)
+def _upsert_highest_seq(table: sa.Table) -> str:
+    """Every column of the row replaced, unless the stored row has a higher ``seq``: a snapshot
+    written late or replayed never overwrites a newer one."""
+    key = [column.name for column in table.primary_key]
+    return (
+        _insert(table)
+        + f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in column_names(table, leave_out=key))
+        + " WHERE t.seq <= excluded.seq"
+    )
+
+
+UPSERT_STATS = _upsert_highest_seq(campaign_stats)
+UPSERT_WINDOWS = _upsert_highest_seq(campaign_stats_windows)
 
 
 def stats_params(rows: Sequence[Snapshot]) -> dict[str, str]:
@@ -327,7 +280,7 @@ def window_params(rows: Sequence[Snapshot]) -> dict[str, str]:
 
 @dataclass(slots=True)
 class Written:
-    """What one batch wrote (rows per table) and the registrations it refused."""
+    """What one batch wrote (rows per table) and the records it refused (dead letters)."""
 
     rows: dict[str, int] = field(default_factory=dict)
     refused: list[DeadLetter] = field(default_factory=list)
@@ -392,4 +345,40 @@ def write_batch(conn: sa.Connection, items: Iterable[Item]) -> Written:
         rows = merge_statuses(statuses)
         conn.exec_driver_sql(UPSERT_STATUS, status_params(rows))
         written.rows[message_status.name] = len(rows)
+    return written
+
+
+def _is_poison(exc: BaseException) -> bool:
+    """A write error that no retry can cure (the data itself), unlike a lost connection."""
+    return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError)
+
+
+def write_transaction(engine: sa.Engine, items: Sequence[Item]) -> Written:
+    """The batch in one transaction of its own.
+
+    Should PostgreSQL refuse a value in it, no retry could ever write the batch: its records are
+    then written one by one and only the refused ones become dead letters. Any other error (a
+    lost connection, a missing table) is raised, for the caller to retry.
+    """
+    try:
+        with engine.begin() as conn:
+            return write_batch(conn, items)
+    except Exception as exc:
+        if not _is_poison(exc):
+            raise
+        log.warning("PostgreSQL refused a batch (%s); writing its records one by one", exc)
+    written = Written()
+    for item in items:
+        try:
+            with engine.begin() as conn:
+                one = write_batch(conn, [item])
+        except Exception as exc:
+            if not _is_poison(exc):
+                raise
+            reason = f"PostgreSQL refused the record: {exc}".splitlines()[0]
+            written.refused.append(DeadLetter(item.origin, reason, None, encode(item.payload)))
+            continue
+        written.refused.extend(one.refused)
+        for table, count in one.rows.items():
+            written.rows[table] = written.rows.get(table, 0) + count
     return written

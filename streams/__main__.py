@@ -9,8 +9,8 @@ import uvloop
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from contract.settings import Settings
 from streams.metrics import REGISTRY
+from streams.settings import WorkerSettings
 from streams.worker import create_worker
 
 
@@ -32,7 +32,7 @@ def create_status_app() -> web.Application:
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    settings = WorkerSettings.from_env()
     logging.basicConfig(level=settings.log_level)
     uvloop.install()
     app = create_worker(settings)
@@ -47,7 +47,7 @@ def main() -> int:
     return 0
 
 
-def worker_for(app: faust.App, settings: Settings) -> faust.Worker:
+def worker_for(app: faust.App, settings: WorkerSettings) -> faust.Worker:
     """The Faust worker, without its start-up spinner.
 
     With a log level of WARNING or above the spinner sets the root logger to DEBUG (its own

@@ -1,110 +1,162 @@
-"""Stage 1's per-partition campaign sums, derived from the message table. No I/O.
+"""Stage 1's per-partition campaign sums and message count, and their rows in the store. No I/O.
 
-They are never stored: after a restart or a rebalance they are rebuilt from the recovered message
-table, so they always equal the sum over the messages that table holds — whatever part of the
-changelog a crash let through. See docs/exactness.md.
+The sums live in each partition's database next to the messages they sum (``streams.state_store``)
+as *local rows*: keys no message id has, never sent to the changelog. Every write of the store
+carries the rows as they stand after that write, in the same RocksDB write batch, so the rows on
+disk always equal the sum over the message states on disk, whatever moment a crash picks. A
+restarted worker reads them back (one row per campaign) instead of reading every message.
+
+Two paths keep them: :class:`PartitionAggregates` while the worker processes events (it knows each
+message's state before and after), and :func:`replayed_rows` while a changelog is read into the
+store (restore, standby), from the values the store held before. See docs/exactness.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
+import msgspec
+
 from contract.events import CampaignPartial, Counters
-from streams.message_state import NO_CONTRIBUTION, Contribution, MessageState, contribution
-from streams.retention import Retired
+from streams.message_state import NO_CONTRIBUTION, MessageState, contribution
+from streams.retention import Retired, is_retired_key
+from streams.rocks import LOCAL_PREFIX
 from streams.stats import counters_of
+from streams.write_behind import Write
 
 WIDTH = len(NO_CONTRIBUTION)
+SUM_PREFIX = LOCAL_PREFIX + b"sum\x00"
+COUNT_KEY = LOCAL_PREFIX + b"count"
+
+
+class CampaignSum(msgspec.Struct, array_like=True):
+    """One (partition, campaign) row: summed contributions, first dispatch, workspace."""
+
+    values: list[int]
+    started_at: datetime | None = None
+    workspace_id: str = ""
+
+
+_sum_encoder = msgspec.json.Encoder()
+_sum_decoder = msgspec.json.Decoder(CampaignSum)
+_message_decoder = msgspec.json.Decoder(MessageState)
+_retired_decoder = msgspec.json.Decoder(Retired)
+
+
+def sum_key(campaign_id: str) -> bytes:
+    return SUM_PREFIX + campaign_id.encode()
+
+
+def _earlier(known: datetime | None, candidate: datetime | None) -> datetime | None:
+    if known is None:
+        return candidate
+    return known if candidate is None or known <= candidate else candidate
+
+
+def _start_of(state: MessageState) -> datetime | None:
+    """What a message says about its campaign's first dispatch (a skip says nothing)."""
+    return None if state.skipped or not state.campaign_id else state.dispatched_at
 
 
 class PartitionAggregates:
-    """Sums of message contributions per (stage-1 partition, campaign), and which changed."""
+    """Sums of contributions per (stage-1 partition, campaign) and messages per partition, with
+    what changed since the partials were last sent and since the rows were last taken."""
 
     def __init__(self) -> None:
-        self._sums: dict[int, dict[str, list[int]]] = {}
-        self._started: dict[tuple[int, str], datetime] = {}
-        self._workspaces: dict[str, str] = {}
-        self._dirty: set[tuple[int, str]] = set()
+        self._sums: dict[int, dict[str, CampaignSum]] = {}
+        self._counts: dict[int, int] = {}
+        self._dirty: set[tuple[int, str]] = set()  # partials to send
+        self._changed: set[tuple[int, str]] = set()  # rows to write
+        self._counted: set[int] = set()  # count rows to write
 
-    def apply(
-        self, partition: int, before: MessageState, after: MessageState
-    ) -> tuple[Contribution, Contribution]:
-        """Move one message's contribution from ``before`` to ``after``."""
+    def apply(self, partition: int, before: MessageState | None, after: MessageState) -> None:
+        """Move one message's contribution from ``before`` (None: not stored yet) to ``after``."""
+        if before is None:
+            self.count(partition, 1)
+            before = MessageState()
+        if not after.campaign_id:
+            return
+        # A message's campaign never changes once set, so `after` names it.
         old, new = contribution(before), contribution(after)
+        start = _start_of(after)
+        row = self._row(partition, after.campaign_id, after.workspace_id)
+        moved = start is not None and (row.started_at is None or start < row.started_at)
+        if old == new and not moved:
+            return
         if old != new:
-            # A message's campaign never changes once set, so `after` names it.
-            sums = self._sums.setdefault(partition, {})
-            row = sums.setdefault(after.campaign_id, [0] * WIDTH)
             for i in range(WIDTH):
-                row[i] += new[i] - old[i]
-            self._workspaces.setdefault(after.campaign_id, after.workspace_id)
-            self._dirty.add((partition, after.campaign_id))
-        if self._note_start(partition, after):
-            self._dirty.add((partition, after.campaign_id))
-        return old, new
+                row.values[i] += new[i] - old[i]
+        if moved:
+            row.started_at = start
+        self._dirty.add((partition, after.campaign_id))
+        self._changed.add((partition, after.campaign_id))
 
-    def _note_start(self, partition: int, state: MessageState) -> bool:
-        """Keep the earliest dispatch time per (partition, campaign); True when it moved."""
-        if not state.campaign_id or state.skipped or state.dispatched_at is None:
-            return False
-        key = (partition, state.campaign_id)
-        known = self._started.get(key)
-        if known is not None and known <= state.dispatched_at:
-            return False
-        self._started[key] = state.dispatched_at
-        return True
+    def count(self, partition: int, delta: int) -> None:
+        """Messages stored in ``partition`` grew (or, negative, shrank) by ``delta``."""
+        self._counts[partition] = self._counts.get(partition, 0) + delta
+        self._counted.add(partition)
 
-    def rebuild(
-        self, partition: int, states: Iterable[MessageState], retired: Iterable[Retired] = ()
-    ) -> None:
-        """Recompute a partition's sums from its messages and the counters of those dropped after
-        the retention period; every campaign in it is sent again."""
-        sums: dict[str, list[int]] = {}
-        for key in [key for key in self._started if key[0] == partition]:
-            del self._started[key]
-        for entry in retired:
-            c = entry.counters
-            sums[entry.campaign_id] = [
-                c.dispatched,
-                c.sent,
-                c.delivered,
-                c.read,
-                c.played,
-                c.failed,
-                c.skipped,
-            ]
-            if entry.started_at is not None:
-                self._started[(partition, entry.campaign_id)] = entry.started_at
-            self._workspaces.setdefault(entry.campaign_id, entry.workspace_id)
-        for state in states:
-            if not state.campaign_id:
-                continue
-            row = sums.setdefault(state.campaign_id, [0] * WIDTH)
-            for i, value in enumerate(contribution(state)):
-                row[i] += value
-            self._note_start(partition, state)
-            self._workspaces.setdefault(state.campaign_id, state.workspace_id)
+    def _row(self, partition: int, campaign_id: str, workspace_id: str) -> CampaignSum:
+        sums = self._sums.setdefault(partition, {})
+        row = sums.get(campaign_id)
+        if row is None:
+            row = sums[campaign_id] = CampaignSum([0] * WIDTH, None, workspace_id)
+        return row
+
+    def take_rows(self) -> dict[int, list[Write]]:
+        """The rows changed since the last call, as they stand now, by partition."""
+        rows: dict[int, list[Write]] = {}
+        for partition, campaign in self._changed:
+            row = self._sums.get(partition, {}).get(campaign)
+            if row is not None:
+                rows.setdefault(partition, []).append((sum_key(campaign), _sum_encoder.encode(row)))
+        for partition in self._counted:
+            if partition in self._counts:
+                rows.setdefault(partition, []).append(
+                    (COUNT_KEY, str(self._counts[partition]).encode())
+                )
+        self._changed.clear()
+        self._counted.clear()
+        return rows
+
+    def load(self, partition: int, rows: Iterable[tuple[bytes, bytes]]) -> None:
+        """Take a partition's rows as the store holds them; every campaign in it is sent again."""
+        self.drop(partition)
+        sums: dict[str, CampaignSum] = {}
+        count = 0
+        for key, value in rows:
+            if key == COUNT_KEY:
+                count = int(value)
+            elif key.startswith(SUM_PREFIX):
+                sums[key[len(SUM_PREFIX) :].decode()] = _sum_decoder.decode(value)
         self._sums[partition] = sums
-        self._dirty.difference_update({key for key in self._dirty if key[0] == partition})
+        self._counts[partition] = count
         self._dirty.update((partition, campaign) for campaign in sums)
 
     def drop(self, partition: int) -> None:
         """Forget a partition this worker no longer owns."""
         self._sums.pop(partition, None)
-        for key in [key for key in self._started if key[0] == partition]:
-            del self._started[key]
-        self._dirty.difference_update({key for key in self._dirty if key[0] == partition})
+        self._counts.pop(partition, None)
+        self._counted.discard(partition)
+        for keys in (self._dirty, self._changed):
+            keys.difference_update({key for key in keys if key[0] == partition})
 
     @property
     def partitions(self) -> set[int]:
         return set(self._sums)
 
+    def tracked(self) -> int:
+        """Messages (and skips) stored in the partitions this worker owns."""
+        return sum(self._counts.values())
+
     def counters(self, partition: int, campaign_id: str) -> Counters:
-        return counters_of(tuple(self._sums.get(partition, {}).get(campaign_id, [0] * WIDTH)))
+        row = self._sums.get(partition, {}).get(campaign_id)
+        return counters_of(tuple(row.values) if row else NO_CONTRIBUTION)
 
     def started_at(self, partition: int, campaign_id: str) -> datetime | None:
-        return self._started.get((partition, campaign_id))
+        row = self._sums.get(partition, {}).get(campaign_id)
+        return None if row is None else row.started_at
 
     def take_dirty(self) -> list[CampaignPartial]:
         """The partials changed since the last call; the caller must send them or call
@@ -112,16 +164,71 @@ class PartitionAggregates:
         taken = [
             CampaignPartial(
                 campaign_id=campaign,
-                workspace_id=self._workspaces.get(campaign, ""),
+                workspace_id=self._sums[partition][campaign].workspace_id,
                 source_partition=partition,
                 counters=self.counters(partition, campaign),
                 started_at=self.started_at(partition, campaign),
             )
             for partition, campaign in sorted(self._dirty)
-            if partition in self._sums
+            if campaign in self._sums.get(partition, {})
         ]
         self._dirty.clear()
         return taken
 
     def mark_dirty(self, partials: Iterable[CampaignPartial]) -> None:
         self._dirty.update((p.source_partition, p.campaign_id) for p in partials)
+
+
+def _share(key: bytes, value: bytes | None) -> tuple[str, tuple[int, ...], datetime | None, str]:
+    """What one table value adds to its partition's rows: campaign, contribution, first dispatch,
+    workspace (a retired entry adds the counters of the messages it replaced)."""
+    if value is None:
+        return "", NO_CONTRIBUTION, None, ""
+    if is_retired_key(key):
+        entry = _retired_decoder.decode(value)
+        c = entry.counters
+        values = (c.dispatched, c.sent, c.delivered, c.read, c.played, c.failed, c.skipped)
+        return entry.campaign_id, values, entry.started_at, entry.workspace_id
+    state = _message_decoder.decode(value)
+    return state.campaign_id, contribution(state), _start_of(state), state.workspace_id
+
+
+def replayed_rows(read: Callable[[bytes], bytes | None], writes: list[Write]) -> list[Write]:
+    """The rows after applying changelog ``writes`` (in order) to a partition whose values and
+    rows ``read`` returns. Each write moves its key's share from the value it replaces, so
+    applying records the store already holds again changes nothing."""
+    latest: dict[bytes, bytes | None] = {}
+    rows: dict[str, CampaignSum] = {}
+    count_row = read(COUNT_KEY)
+    count = 0 if count_row is None else int(count_row)
+    counted = False
+    for key, value in writes:
+        old = latest[key] if key in latest else read(key)
+        latest[key] = value
+        if not is_retired_key(key) and (old is None) != (value is None):
+            count += 1 if old is None else -1
+            counted = True
+        before, after = _share(key, old), _share(key, value)
+        for campaign, sign, (_, values, started, workspace) in (
+            (before[0], -1, before),
+            (after[0], 1, after),
+        ):
+            if not campaign:
+                continue
+            row = rows.get(campaign)
+            if row is None:
+                stored = read(sum_key(campaign))
+                row = rows[campaign] = (
+                    CampaignSum([0] * WIDTH, None, workspace)
+                    if stored is None
+                    else _sum_decoder.decode(stored)
+                )
+            for i in range(WIDTH):
+                row.values[i] += sign * values[i]
+            if sign > 0:
+                row.started_at = _earlier(row.started_at, started)
+                row.workspace_id = row.workspace_id or workspace
+    result: list[Write] = [(sum_key(c), _sum_encoder.encode(row)) for c, row in rows.items()]
+    if counted:
+        result.append((COUNT_KEY, str(count).encode()))
+    return result

@@ -1,4 +1,5 @@
-"""Per-message state as a join-semilattice (spec §2), and what a message adds to its campaign.
+"""Per-message state as a join-semilattice (docs/contract.md), and what a message adds to its
+campaign.
 
 Every event is *joined* into the state: highest rank, failed flag (OR), earliest first-seen times,
 campaign set by the dispatch. Joining is commutative, associative and idempotent, so any order,

@@ -14,7 +14,7 @@ never neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import msgspec
@@ -54,11 +54,15 @@ def _contribution_counters(state: MessageState) -> Counters:
 def sweep(
     partition: int,
     messages: Iterable[tuple[bytes, MessageState]],
-    retired: dict[str, Retired],
+    retired_of: Callable[[str], Retired | None],
     campaign_cutoff: datetime,
     orphan_cutoff: datetime,
 ) -> tuple[list[list[Write]], dict[str, Retired]]:
-    """Groups of writes, each to be applied atomically, and the retired entries afterwards."""
+    """Groups of writes, each to be applied atomically, and the retired entries they write.
+
+    ``retired_of`` gives a campaign's entry as stored before the sweep (None: none yet); a sweep
+    over a few messages at a time thus never holds more than those and their campaigns' entries.
+    """
     orphans: list[bytes] = []
     expired: dict[str, list[tuple[bytes, MessageState]]] = {}
     for key, state in messages:
@@ -73,15 +77,19 @@ def sweep(
     groups: list[list[Write]] = [
         [(key, None) for key in orphans[i : i + CHUNK]] for i in range(0, len(orphans), CHUNK)
     ]
-    entries = dict(retired)
+    entries: dict[str, Retired] = {}
     for campaign_id, items in expired.items():
         for i in range(0, len(items), CHUNK):
             chunk = items[i : i + CHUNK]
-            entry = entries.get(campaign_id) or Retired(
-                campaign_id=campaign_id,
-                workspace_id=chunk[0][1].workspace_id,
-                partition=partition,
-                counters=Counters(),
+            entry = (
+                entries.get(campaign_id)
+                or retired_of(campaign_id)
+                or Retired(
+                    campaign_id=campaign_id,
+                    workspace_id=chunk[0][1].workspace_id,
+                    partition=partition,
+                    counters=Counters(),
+                )
             )
             counters, started = entry.counters, entry.started_at
             for _, state in chunk:

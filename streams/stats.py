@@ -1,4 +1,4 @@
-"""Snapshot math of spec §2: totals, pending and rates from a campaign's counters. Pure."""
+"""Snapshot math (docs/contract.md): totals, pending and rates from a campaign's counters. Pure."""
 
 from __future__ import annotations
 

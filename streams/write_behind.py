@@ -16,6 +16,10 @@ Why the order holds: a segment is closed synchronously, in the order the writes 
 segments go to the producer one after another under one lock. A retention sweep (a group that must
 land in one Kafka batch) closes the open segment before its own, so a state written before the
 sweep can never land after the sweep deleted it.
+
+Each segment also carries the local rows (``streams.aggregates``) as they stand after its writes,
+taken when it closes: the store writes both to disk together once Kafka has acknowledged the
+segment (``streams.state_store``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Segment:
     changelog: dict[int, list[Write]] = field(default_factory=dict)
     statuses: dict[int, list[MessageStatus]] = field(default_factory=dict)
     attempts: dict[int, list[Attempt]] = field(default_factory=dict)
+    rows: dict[int, list[Write]] = field(default_factory=dict)  # local rows after its writes
     atomic: bool = False  # its one changelog group must land in one Kafka batch
     size: int = 0
 
@@ -61,9 +66,15 @@ class Segment:
 class WriteBehind:
     """The buffer, its closed segments and the one coroutine at a time that sends them."""
 
-    def __init__(self, send: Callable[[Segment], Awaitable[None]], flush_at: int) -> None:
+    def __init__(
+        self,
+        send: Callable[[Segment], Awaitable[None]],
+        flush_at: int,
+        take_rows: Callable[[], dict[int, list[Write]]] = dict,
+    ) -> None:
         self._send = send
         self._flush_at = flush_at
+        self._take_rows = take_rows
         self._open = Segment()
         self._closed: deque[Segment] = deque()
         self._lock = asyncio.Lock()
@@ -83,10 +94,19 @@ class WriteBehind:
         self._open.add(partition, writes, statuses, attempts or {})
         return self._open.size >= self._flush_at
 
-    def add_atomic(self, partition: int, group: list[Write]) -> None:
-        """A changelog group that must land whole, after everything buffered before it."""
+    def add_atomic(
+        self, partition: int, group: list[Write], account: Callable[[], None] = lambda: None
+    ) -> None:
+        """A changelog group that must land whole, after everything buffered before it.
+
+        ``account`` records the group where the rows come from; it runs once the records
+        buffered before are closed into their segment, so their rows do not include the group.
+        """
         self._close()
-        self._closed.append(Segment(changelog={partition: group}, atomic=True, size=len(group)))
+        account()
+        segment = Segment(changelog={partition: group}, atomic=True, size=len(group))
+        segment.rows = self._take_rows()
+        self._closed.append(segment)
 
     async def drain(self) -> None:
         """Return once everything buffered before the call is with the producer."""
@@ -99,5 +119,6 @@ class WriteBehind:
 
     def _close(self) -> None:
         if self._open.size:
+            self._open.rows = self._take_rows()
             self._closed.append(self._open)
             self._open = Segment()

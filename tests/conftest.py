@@ -7,18 +7,20 @@ group and empty database, so tests never see each other's data.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg
 import pytest
 
 from contract.admin import create_topics
-from contract.settings import Settings, sqlalchemy_url
+from contract.settings import DatabaseSettings
 from contract.topics import Topics
-from tickstream.infra import KafkaBroker, PostgresCluster
+from tickstream.infra.testbed import (
+    fresh_database,
+    kafka_server,
+    postgres_server,
+    scratch_directory,
+)
 
 START_TIMES: dict[str, str] = {}
 
@@ -30,39 +32,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    given = os.environ.get("KAFKA_BOOTSTRAP")
-    if given:
-        START_TIMES["kafka"] = f"using KAFKA_BOOTSTRAP={given}"
-        yield given
-        return
-    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
-    seconds = broker.start()
-    START_TIMES["kafka"] = f"real broker (KRaft) started in {seconds:.1f}s at {broker.bootstrap}"
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop()
+    with kafka_server(tmp_path_factory.mktemp("kafka")) as kafka:
+        START_TIMES["kafka"] = (
+            f"using KAFKA_BOOTSTRAP={kafka.address}"
+            if kafka.started_in is None
+            else f"real broker (KRaft) started in {kafka.started_in:.1f}s at {kafka.address}"
+        )
+        yield kafka.address
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_admin_url() -> Iterator[str]:
     """A libpq URL of a database where the tests may CREATE DATABASE."""
-    given = os.environ.get("DATABASE_URL")
-    if given:
-        START_TIMES["postgres"] = "using DATABASE_URL"
-        yield given.replace("postgresql+psycopg://", "postgresql://")
-        return
-    base = Path("/tmp") / f"tickstream-pg-{uuid.uuid4().hex[:8]}"
-    cluster = PostgresCluster(base)
-    seconds = cluster.start()
-    START_TIMES["postgres"] = f"private cluster started in {seconds:.1f}s on port {cluster.port}"
-    try:
-        yield cluster.url().replace("postgresql+psycopg://", "postgresql://")
-    finally:
-        cluster.stop()
-        import shutil
-
-        shutil.rmtree(base, ignore_errors=True)
+    with scratch_directory("tickstream-pg-") as base, postgres_server(base) as postgres:
+        START_TIMES["postgres"] = (
+            "using DATABASE_URL"
+            if postgres.started_in is None
+            else f"private cluster started in {postgres.started_in:.1f}s at {postgres.address}"
+        )
+        yield postgres.address
 
 
 @pytest.fixture
@@ -86,18 +74,13 @@ def group_id(unique: str) -> str:
 @pytest.fixture
 def database_url(postgres_admin_url: str, unique: str) -> Iterator[str]:
     """An empty database of its own, dropped after the test; SQLAlchemy (psycopg 3) form."""
-    name = f"test_{unique}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, _ = postgres_admin_url.rpartition("/")
-    yield sqlalchemy_url(f"{base}/{name}")
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(postgres_admin_url, f"test_{unique}") as url:
+        yield url
 
 
 @pytest.fixture
-def settings(kafka_bootstrap: str, database_url: str, topics: Topics) -> Settings:
-    return Settings(
+def settings(kafka_bootstrap: str, database_url: str, topics: Topics) -> DatabaseSettings:
+    return DatabaseSettings(
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         topic_prefix=topics.prefix,

@@ -1,17 +1,17 @@
-"""The ``tickstream`` command: local infrastructure, topics, and each service."""
+"""The ``tickstream`` command: topics, the schema, each service, and the development tools."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import inspect
-import os
 import sys
 from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import TypeVar
 
-from contract.settings import Settings
-from tickstream.devenv import load_dev_env
-from tickstream.infra import InfraError, LocalInfra, default_state_dir
+from contract.settings import DatabaseSettings, ServiceSettings
+from tickstream.state_dir import default_state_dir, load_dev_env
 
 
 def _use_local_infra() -> None:
@@ -23,37 +23,19 @@ def _use_local_infra() -> None:
     load_dev_env(default_state_dir())
 
 
-def _settings_with_local_infra() -> Settings:
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def _settings_with_local_infra(kind: type[S]) -> S:
     _use_local_infra()
-    return Settings.from_env()
-
-
-def cmd_infra(args: argparse.Namespace) -> int:
-    infra = LocalInfra(default_state_dir())
-    if args.action == "up":
-        if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("DATABASE_URL"):
-            print("KAFKA_BOOTSTRAP and DATABASE_URL are set: using your servers, starting nothing")
-            return 0
-        timings = infra.up()
-        for name, seconds in timings.items():
-            print(f"{name} started in {seconds:.1f}s")
-        for name, state in infra.status().items():
-            print(f"{name}: {state}")
-        print(f"addresses written to {infra.env_file}")
-    elif args.action == "down":
-        stopped = infra.down()
-        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
-    else:
-        for name, state in infra.status().items():
-            print(f"{name}: {state}")
-    return 0
+    return kind.from_env()
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
     from contract.admin import create_topics
     from contract.topics import Topics
 
-    settings = _settings_with_local_infra()
+    settings = _settings_with_local_infra(ServiceSettings)
     if not settings.kafka_bootstrap:
         print("KAFKA_BOOTSTRAP is not set and no local broker runs: run `tickstream infra up`")
         return 2
@@ -68,7 +50,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     from sink.migrate import upgrade
 
-    settings = _settings_with_local_infra()
+    settings = _settings_with_local_infra(DatabaseSettings)
     if not settings.database_url:
         print("DATABASE_URL is not set and no local cluster runs: run `tickstream infra up`")
         return 2
@@ -85,7 +67,7 @@ def cmd_service(args: argparse.Namespace) -> int:
     if args.options and not takes_flags:
         print(
             f"tickstream {args.command} takes no flags (got {' '.join(args.options)}); "
-            "it is configured by environment variables (README, Settings)",
+            "it is configured by environment variables (README, settings table)",
             file=sys.stderr,
         )
         return 2
@@ -94,27 +76,120 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from gateway.auth import issue_token
+    """Print a token on stdout (its key id on stderr, for revoking it), or revoke a key id."""
+    from gateway.auth import issue_token, verify_token
+    from gateway.settings import GatewaySettings
 
-    _use_local_infra()
-    settings = Settings.from_env()
+    settings = _settings_with_local_infra(GatewaySettings)
+    if args.revoke:
+        return _revoke_token(settings.database_url, args.revoke)
     if not settings.token_secret:
         print("TOKEN_SECRET is not set: tokens cannot be signed", file=sys.stderr)
         return 2
-    print(issue_token(settings.token_secret, args.workspace, ttl_seconds=args.ttl))
+    token = issue_token(settings.token_secret, args.workspace, ttl_seconds=args.ttl)
+    kid = verify_token(settings.token_secret, token).kid
+    print(f"key id {kid} (revoke with `tickstream token --revoke {kid}`)", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _revoke_token(database_url: str, kid: str) -> int:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.postgresql import insert
+
+    from contract.schema import revoked_tokens
+    from contract.settings import sqlalchemy_url
+
+    if not database_url:
+        print("DATABASE_URL is not set and no local cluster runs", file=sys.stderr)
+        return 2
+    engine = sa.create_engine(sqlalchemy_url(database_url), poolclass=sa.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(revoked_tokens).values(kid=kid).on_conflict_do_nothing())
+    finally:
+        engine.dispose()
+    print(f"revoked {kid}: gateways refuse it within GATEWAY_REVOCATION_REFRESH_SECONDS")
+    return 0
+
+
+def cmd_sender_key(args: argparse.Namespace) -> int:
+    """Print a new sender key on stdout (its key id on stderr, for revoking it), or revoke one.
+
+    The key's record (its secret's SHA-256, never the secret) goes to ``sender-keys``, which every
+    ingest follows (docs/ingest.md, "Sender keys").
+    """
+    from datetime import UTC, datetime
+
+    from confluent_kafka import Producer
+
+    from contract.events import encode
+    from contract.partitioning import partition_for
+    from contract.topics import Topics
+    from ingest.sender_keys import issue, revocation
+
+    settings = _settings_with_local_infra(ServiceSettings)
+    if not settings.kafka_bootstrap:
+        print("KAFKA_BOOTSTRAP is not set and no local broker runs", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    if args.revoke:
+        token, record = "", revocation(args.revoke, now)
+    else:
+        token, record = issue(args.workspace, now)
+    topics = Topics.from_settings(settings)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "acks": "all"})
+    errors: list[str] = []
+    producer.produce(
+        topics.sender_keys,
+        key=record.key_id,
+        value=encode(record),
+        partition=partition_for(record.key_id, topics.partitions),
+        on_delivery=lambda error, _: errors.append(str(error)) if error else None,
+    )
+    if producer.flush(30) or errors:
+        print(f"Kafka did not take the key's record: {errors or 'timeout'}", file=sys.stderr)
+        return 1
+    if args.revoke:
+        print(f"revoked {record.key_id}: every ingest refuses it within a second")
+        return 0
+    print(
+        f"key id {record.key_id} for workspace {args.workspace} "
+        f"(revoke with `tickstream sender-key --revoke {record.key_id}`)",
+        file=sys.stderr,
+    )
+    print(token)
     return 0
 
 
 SERVICES = {"ingest": "ingest", "worker": "streams", "sink": "sink", "gateway": "gateway"}
 
+# The development tools, each a module with add_arguments(parser) and run(args). A module is
+# imported only when its command is named: the production image leaves them out (.dockerignore).
+DEV_COMMANDS = {
+    "infra": ("tickstream.infra.command", "local Kafka broker and PostgreSQL cluster"),
+    "up": ("tickstream.up", "run the whole pipeline locally until Ctrl-C"),
+    "simulate": ("tickstream.simulator.command", "drive realistic campaigns through the webhooks"),
+    "bench": ("tickstream.bench.pipeline", "end-to-end benchmark against the original design"),
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def _dev_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(DEV_COMMANDS[name][0])
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("tickstream."):
+            raise
+        raise SystemExit(
+            f"tickstream {name} is a development tool, not part of this installation "
+            "(the production image has the services' commands only): run it from a checkout"
+        ) from exc
+
+
+def build_parser(named: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; of the development tools, only the ``named`` one is imported."""
     parser = argparse.ArgumentParser(prog="tickstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-
-    infra = sub.add_parser("infra", help="local Kafka broker and PostgreSQL cluster")
-    infra.add_argument("action", choices=["up", "down", "status"])
-    infra.set_defaults(func=cmd_infra)
 
     topics = sub.add_parser("topics", help="Kafka topics")
     topics.add_argument("action", choices=["create"])
@@ -131,17 +206,27 @@ def build_parser() -> argparse.ArgumentParser:
         service.add_argument("options", nargs=argparse.REMAINDER, help="the service's own flags")
         service.set_defaults(func=cmd_service)
 
-    token = sub.add_parser("token", help="issue a workspace token for the gateway")
-    token.add_argument("--workspace", required=True)
-    token.add_argument("--ttl", type=int, default=30 * 24 * 3600, help="seconds (default 30 days)")
+    token = sub.add_parser("token", help="issue (or revoke) a workspace token for the gateway")
+    which = token.add_mutually_exclusive_group(required=True)
+    which.add_argument("--workspace", help="issue a token for this workspace")
+    which.add_argument("--revoke", metavar="KID", help="revoke the token of this key id")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (default 12 hours)")
     token.set_defaults(func=cmd_token)
 
-    from tickstream import simulate, up
-    from tickstream.bench import pipeline
+    sender_key = sub.add_parser(
+        "sender-key", help="issue (or revoke) a sender key that writes for one workspace only"
+    )
+    which = sender_key.add_mutually_exclusive_group(required=True)
+    which.add_argument("--workspace", help="issue a key for this workspace")
+    which.add_argument("--revoke", metavar="KEY_ID", help="revoke the key of this id")
+    sender_key.set_defaults(func=cmd_sender_key)
 
-    up.add_parser(sub)
-    simulate.add_parser(sub)
-    pipeline.add_parser(sub)
+    for name, (_, help_text) in DEV_COMMANDS.items():
+        tool = sub.add_parser(name, help=help_text)
+        if name == named:
+            module = _dev_module(name)
+            module.add_arguments(tool)
+            tool.set_defaults(func=module.run)
     return parser
 
 
@@ -151,10 +236,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # everything after the name is the service's own (`tickstream sink --migrate`, `--help`)
         args = argparse.Namespace(command=arguments[0], options=arguments[1:], func=cmd_service)
     else:
-        args = build_parser().parse_args(arguments)
+        named = next((word for word in arguments if not word.startswith("-")), None)
+        args = build_parser(named).parse_args(arguments)
     func: Callable[[argparse.Namespace], int] = args.func
+    if args.command not in DEV_COMMANDS:
+        return func(args)
+    from tickstream.infra.processes import InfraError
+
     try:
         return func(args)
-    except InfraError as exc:
+    except InfraError as exc:  # a server a development tool needs is missing or did not start
         print(f"tickstream: {exc}", file=sys.stderr)
         return 1

@@ -20,23 +20,27 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from contract.settings import Settings
-from tickstream.devenv import dev_secrets, services_file, write_env_file
-from tickstream.infra import LocalInfra, default_state_dir
+from ingest.settings import IngestSettings
+from tickstream.deployment import Deployment
+from tickstream.infra.dev_secrets import dev_secrets
+from tickstream.infra.local import LocalInfra
+from tickstream.state_dir import default_state_dir, services_file, write_env_file
 
-# (name shown to users, package run with ``python -m``, Settings field of its HTTP port)
-SERVICES: tuple[tuple[str, str, str], ...] = (
-    ("ingest", "ingest", "ingest_port"),
-    ("worker", "streams", "worker_port"),
-    ("sink", "sink", "sink_port"),
-    ("gateway", "gateway", "gateway_port"),
+# (name shown to users, package run with ``python -m``, its HTTP port in a deployment's settings)
+SERVICES: tuple[tuple[str, str, Callable[[Deployment], int]], ...] = (
+    ("ingest", "ingest", lambda settings: settings.ingest.ingest_port),
+    ("worker", "streams", lambda settings: settings.worker.worker_port),
+    ("sink", "sink", lambda settings: settings.sink.sink_port),
+    ("gateway", "gateway", lambda settings: settings.gateway.gateway_port),
 )
 DEMO_WORKSPACE = "1"
+# the printed dashboard link lasts a working day; `tickstream token` issues more
+DASHBOARD_LINK_SECONDS = 12 * 3600
 INFRA = ("kafka", "postgres")  # the LocalInfra members up may start
 
 
@@ -74,10 +78,10 @@ class Stack:
 
     @classmethod
     def services(cls, env: Mapping[str, str], log_dir: Path) -> Stack:
-        settings = Settings.from_env(env)
+        settings = Deployment.from_env(env)
         stack = cls(env, log_dir)
-        for name, package, port_field in SERVICES:
-            stack.add(name, [sys.executable, "-m", package], getattr(settings, port_field))
+        for name, package, port_of in SERVICES:
+            stack.add(name, [sys.executable, "-m", package], port_of(settings))
         return stack
 
     def add(
@@ -161,47 +165,57 @@ def dev_environment(
         env.setdefault(key, value)
     env.update(dev_secrets(state_dir, environ))
     env["BIND_HOST"] = "127.0.0.1"
-    ingest_port = env.get("INGEST_PORT") or str(Settings().ingest_port)
+    ingest_port = env.get("INGEST_PORT") or str(IngestSettings().ingest_port)
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{ingest_port}")
     env.setdefault("WORKER_DATA_DIR", str(state_dir / "worker"))
+    env.setdefault("STATE_DIR", str(state_dir / "state"))
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
 
-def banner(settings: Settings, token: str, log_dir: Path) -> str:
+def banner(settings: Deployment, token: str, log_dir: Path) -> str:
     """What a developer needs to point providers, a browser and Laravel Echo at the stack."""
-    ingest = f"http://127.0.0.1:{settings.ingest_port}"
-    gateway = f"http://127.0.0.1:{settings.gateway_port}"
+    ingest = f"http://127.0.0.1:{settings.ingest.ingest_port}"
+    gateway = f"http://127.0.0.1:{settings.gateway.gateway_port}"
     rows = [
         (
             "webjs (Node service)",
             "/webhooks/webjs",
-            f"WEBJS_HMAC_SECRET={settings.webjs_hmac_secret}",
+            f"WEBJS_HMAC_SECRET={settings.ingest.webjs_hmac_secret}",
         ),
-        ("WAHA", "/webhooks/waha", f"WAHA_HMAC_KEY={settings.waha_hmac_key}"),
-        ("Evolution API", "/webhooks/evolution", f"EVOLUTION_TOKEN={settings.evolution_token}"),
+        ("WAHA", "/webhooks/waha", f"WAHA_HMAC_KEY={settings.ingest.waha_hmac_key}"),
+        (
+            "Evolution API",
+            "/webhooks/evolution",
+            f"EVOLUTION_TOKEN={settings.ingest.evolution_token}",
+        ),
         (
             "Meta Cloud API",
             "/webhooks/meta",
-            f"META_APP_SECRET={settings.meta_app_secret} "
-            f"META_VERIFY_TOKEN={settings.meta_verify_token}",
+            f"META_APP_SECRET={settings.ingest.meta_app_secret} "
+            f"META_VERIFY_TOKEN={settings.ingest.meta_verify_token}",
         ),
-        ("Twilio", "/webhooks/twilio", f"TWILIO_AUTH_TOKEN={settings.twilio_auth_token}"),
-        ("own API (/v1/*)", "/v1/events", f"Bearer INGEST_API_TOKEN={settings.ingest_api_token}"),
+        ("Twilio", "/webhooks/twilio", f"TWILIO_AUTH_TOKEN={settings.ingest.twilio_auth_token}"),
+        (
+            "own API (/v1/*)",
+            "/v1/events",
+            f"Bearer INGEST_API_TOKEN={settings.ingest.ingest_api_token}",
+        ),
     ]
     lines = [
         "",
         "tickstream is up.",
         f"  dashboard (workspace {DEMO_WORKSPACE}): {gateway}/?token={token}",
-        f"  REST: {gateway}/api/campaigns   WebSocket: ws://127.0.0.1:{settings.gateway_port}/ws",
-        f"  Laravel Echo: broadcaster 'pusher', key '{settings.pusher_app_key}', "
-        f"wsHost '127.0.0.1', wsPort {settings.gateway_port}, forceTLS false, "
-        f"PUSHER_APP_SECRET={settings.pusher_app_secret}",
+        f"  REST: {gateway}/api/campaigns   WebSocket: ws://127.0.0.1:{settings.gateway.gateway_port}/ws",
+        f"  Laravel Echo: broadcaster 'pusher', key '{settings.gateway.pusher_app_key}', "
+        f"wsHost '127.0.0.1', wsPort {settings.gateway.gateway_port}, forceTLS false, "
+        f"PUSHER_APP_SECRET={settings.gateway.pusher_app_secret}",
         "  webhooks:",
         *(f"    {name:22} {ingest}{path}   {secret}" for name, path, secret in rows),
-        f"  Twilio signs against PUBLIC_BASE_URL={settings.public_base_url}",
-        f"  metrics: ingest :{settings.ingest_port}, worker :{settings.worker_port}, "
-        f"sink :{settings.sink_port}, gateway :{settings.gateway_port} (/metrics, /healthz)",
+        f"  Twilio signs against PUBLIC_BASE_URL={settings.ingest.public_base_url}",
+        f"  metrics: ingest :{settings.ingest.ingest_port}, worker :{settings.worker.worker_port}, "
+        f"sink :{settings.sink.sink_port}, gateway :{settings.gateway.gateway_port} "
+        "(/metrics, /healthz)",
         f"  logs: {log_dir}/<service>.log",
         "  drive it: tickstream simulate --verify      stop: Ctrl-C",
         "",
@@ -239,23 +253,25 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name} started in {seconds:.1f}s", flush=True)
             infra_env = infra.read_env()
         env = dev_environment(os.environ, infra_env, state_dir)
-        settings = Settings.from_env(env)
-        create_topics(settings.kafka_bootstrap, Topics.from_settings(settings).all())
-        upgrade(settings.database_url)
+        settings = Deployment.from_env(env)
+        create_topics(settings.ingest.kafka_bootstrap, Topics.from_settings(settings.worker).all())
+        upgrade(settings.sink.database_url)
         print("topics created, database schema at the newest migration", flush=True)
         write_env_file(
             services_file(state_dir),
             {
-                "INGEST_PORT": str(settings.ingest_port),
-                "GATEWAY_PORT": str(settings.gateway_port),
-                "PUBLIC_BASE_URL": settings.public_base_url,
+                "INGEST_PORT": str(settings.ingest.ingest_port),
+                "GATEWAY_PORT": str(settings.gateway.gateway_port),
+                "PUBLIC_BASE_URL": settings.ingest.public_base_url,
             },
             "addresses of the running `tickstream up` (removed when it stops)",
         )
         stack = Stack.services(env, state_dir / "logs")
         stack.start()
         stack.wait_healthy(args.timeout, stopping)
-        token = issue_token(settings.token_secret, DEMO_WORKSPACE, ttl_seconds=30 * 24 * 3600)
+        token = issue_token(
+            settings.gateway.token_secret, DEMO_WORKSPACE, ttl_seconds=DASHBOARD_LINK_SECONDS
+        )
         print(banner(settings, token, stack.log_dir), flush=True)
         if args.demo:
             demo = stack.add("demo", _demo_argv(), required=False)
@@ -310,13 +326,11 @@ def _demo_argv() -> list[str]:
     ]
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    up = sub.add_parser("up", help="run the whole pipeline locally until Ctrl-C")
-    up.add_argument("--demo", action="store_true", help="also run simulated campaigns")
-    up.add_argument(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo", action="store_true", help="also run simulated campaigns")
+    parser.add_argument(
         "--keep-infra",
         action="store_true",
         help="leave the Kafka broker and PostgreSQL this run started running (faster next start)",
     )
-    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health")
-    up.set_defaults(func=run)
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health")

@@ -1,1 +1,1 @@
-"""One pure adapter per provider: raw webhook body -> canonical ack events (spec §2–3)."""
+"""One pure adapter per provider: raw webhook body -> canonical ack events (docs/ingest.md)."""

@@ -1,17 +1,23 @@
-"""The original app's Node (whatsapp-web.js) service.
+"""The original app's Node (whatsapp-web.js) service (docs/ingest.md, "The whatsapp-web.js Node
+service").
 
-Two shapes arrive at ``/webhooks/webjs``:
+The service posts every event it has to one URL as ``{"event": ..., "data": {...}}``. Three are
+acks:
 
-* the Node service's own ``{"event": ..., "data": {...}}`` with events ``message_status_updated``,
-  ``message_delivered`` and ``message_read``. ``data.ack_level`` is the true whatsapp-web.js
-  ``MessageAck`` integer; ``data.status`` is the service's string, shifted by one
-  (1→"pending", 2→"sent", …). ``ack_level`` wins; the string is read with its corrected
-  meaning only when ``ack_level`` is absent.
-* whatsapp-web.js's raw ``message_ack`` callback arguments ``{"message": {...}, "ack": n}``, bare
-  or wrapped as ``{"event": "message_ack", "data": {...}}``. ``message.timestamp`` is when the
-  message was created, not the ack, so it is not an event time.
+* ``message_status_updated``: ``data.ack_level`` is the true whatsapp-web.js ``MessageAck``
+  integer; ``data.status`` is the service's string, shifted by one (1→"pending", 2→"sent", …).
+  ``ack_level`` wins; the string is read with its corrected meaning only when the level is absent.
+* ``message_delivered`` (posted on ack 3) and ``message_read`` (on ack 4) carry no level: they
+  count as delivered and read, a lower bound of what happened that the worker's per-message
+  state merges with the ``message_status_updated`` of the same ack.
 
-Other event names are acknowledged and ignored (the service may be subscribed to more).
+``data.timestamp`` of these events is ``message.timestamp``, when the message was created, so it
+becomes the event's ``message_created_at`` and never its ``occurred_at``: the ack happened when
+ingest received it. whatsapp-web.js's raw ``message_ack`` callback arguments
+``{"message": {...}, "ack": n}`` are read too, bare or as ``{"event": "message_ack", "data": ...}``.
+
+Every other event (QR codes, received messages with their media, typing, sessions) is
+acknowledged and ignored; the handler drops them without decoding (``ingest/webjs_body.py``).
 """
 
 from __future__ import annotations
@@ -21,11 +27,29 @@ from datetime import datetime
 import msgspec
 
 from contract.events import AckEvent
-from contract.status import webjs_ack_status, webjs_shifted_status
+from contract.status import StatusName, webjs_ack_status, webjs_shifted_status
 from ingest.payload import BadInput, absent, decode, event_time, make_ack, mapped, present
 
 PROVIDER = "webjs"
-STATUS_EVENTS = frozenset({"message_status_updated", "message_delivered", "message_read"})
+# the statuses of the events that carry no ack level
+NAMED_STATUS: dict[str, StatusName] = {"message_delivered": "delivered", "message_read": "read"}
+STATUS_EVENTS = frozenset({"message_status_updated", *NAMED_STATUS})
+ACK_EVENTS = frozenset({*STATUS_EVENTS, "message_ack"})
+# the service's events that are not acks, by the names the ignored-events metric uses (any other
+# name is counted as "other", so that a sender cannot grow the metric without bound)
+OTHER_EVENTS = frozenset(
+    {
+        "qr_code_generated",
+        "message_received",
+        "message_sent",
+        "typing_indicator",
+        "chat_state_updated",
+        "session_ready",
+        "session_authenticated",
+        "session_disconnected",
+        "session_error",
+    }
+)
 
 
 class WebjsMessageId(msgspec.Struct, frozen=True):
@@ -41,6 +65,7 @@ class WebjsRawMessage(msgspec.Struct, frozen=True):
     id: WebjsMessageId
     to: str = ""
     author: str | None = None
+    timestamp: int | float | None = None
 
 
 class WebjsRawAck(msgspec.Struct, frozen=True):
@@ -84,25 +109,26 @@ _raw_ack = msgspec.json.Decoder(WebjsRawAck)
 
 def parse(body: bytes, received_at: datetime) -> list[AckEvent]:
     envelope = decode(body, _envelope)
-    if present(envelope.message):
-        return [_from_raw(decode(body, _raw_ack), received_at, "$")]
-    if envelope.event == "message_ack":
-        if not present(envelope.data):
-            raise BadInput("message_ack event without data", "$.data")
-        raw = decode(envelope.data, _raw_ack, prefix="data: ")
-        return [_from_raw(raw, received_at, "$.data")]
-    if envelope.event not in STATUS_EVENTS:
-        if not envelope.event:
-            raise BadInput("neither an event name nor a raw message_ack payload", "$.event")
+    if envelope.event and envelope.event not in ACK_EVENTS:
         return []
+    if not envelope.event:
+        if present(envelope.message):
+            return [_from_raw(decode(body, _raw_ack), received_at, "$")]
+        raise BadInput("neither an event name nor a raw message_ack payload", "$.event")
     if not present(envelope.data):
         raise BadInput(f"{envelope.event} event without data", "$.data")
-    return [_from_status(decode(envelope.data, _status_data, prefix="data: "), received_at)]
+    if envelope.event == "message_ack":
+        raw = decode(envelope.data, _raw_ack, prefix="data: ")
+        return [_from_raw(raw, received_at, "$.data")]
+    data = decode(envelope.data, _status_data, prefix="data: ")
+    return [_from_status(envelope.event, data, received_at)]
 
 
-def _from_status(data: WebjsStatusData, received_at: datetime) -> AckEvent:
+def _from_status(event: str, data: WebjsStatusData, received_at: datetime) -> AckEvent:
     if data.ack_level is not None:
         status = mapped("$.data.ack_level", webjs_ack_status, data.ack_level)
+    elif event in NAMED_STATUS:
+        status = NAMED_STATUS[event]
     elif data.status is not None:
         status = mapped("$.data.status", webjs_shifted_status, data.status)
     else:
@@ -115,7 +141,7 @@ def _from_status(data: WebjsStatusData, received_at: datetime) -> AckEvent:
         field="$.data.message_id",
         participant=data.participant,
         recipient=data.to or data.recipient or data.phone,
-        occurred_at=event_time(data.timestamp, "$.data.timestamp"),
+        message_created_at=event_time(data.timestamp, "$.data.timestamp"),
         error_title=data.error,
     )
 
@@ -132,4 +158,5 @@ def _from_raw(raw: WebjsRawAck, received_at: datetime, at: str) -> AckEvent:
         field=f"{at}.message.id._serialized",
         participant=participant or raw.message.author or "",
         recipient=raw.message.to,
+        message_created_at=event_time(raw.message.timestamp, f"{at}.message.timestamp"),
     )

@@ -5,7 +5,6 @@ SQLAlchemy, real ``campaign-stats`` records via confluent-kafka, and a real gate
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import subprocess
 import sys
@@ -22,29 +21,29 @@ from aiohttp import web
 from confluent_kafka import Producer
 
 from contract.events import Snapshot, Statistics, WindowCounts, encode
-from contract.schema import campaign_stats, campaign_stats_windows, campaigns
-from contract.settings import Settings
+from contract.schema import STATISTICS_COLUMNS, campaign_stats, campaign_stats_windows, campaigns
+from contract.settings import DatabaseSettings, ServiceSettings
 from contract.topics import Topics
 from gateway.app import create_app
 from gateway.auth import issue_token
 from gateway.keys import READY
+from gateway.settings import GatewaySettings
 from sink.migrate import upgrade
-from sink.store import STATISTICS_COLUMNS
-from tickstream.infra import free_port
+from tickstream.infra.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN_SECRET = "test-token-secret"
+TOKEN_SECRET = "test-token-secret-of-at-least-32-bytes"
 APP_SECRET = "test-pusher-secret"
 
 
-def gateway_settings(settings: Settings, **extra: object) -> Settings:
+def gateway_settings(settings: DatabaseSettings, **extra: object) -> GatewaySettings:
     values: dict[str, object] = {
         "token_secret": TOKEN_SECRET,
         "pusher_app_secret": APP_SECRET,
         "gateway_port": free_port(),
     }
     values.update(extra)
-    return dataclasses.replace(settings, **values)  # type: ignore[arg-type]
+    return GatewaySettings.carrying(settings, **values)
 
 
 def token(workspace: str) -> str:
@@ -155,7 +154,7 @@ def store_window(
         )
 
 
-def produce_snapshots(settings: Settings, snapshots: list[Snapshot]) -> None:
+def produce_snapshots(settings: ServiceSettings, snapshots: list[Snapshot]) -> None:
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5})
     topic = Topics.from_settings(settings).campaign_stats
     for snapshot in snapshots:
@@ -174,7 +173,7 @@ async def wait_until(predicate: object, within: float = 30.0, what: str = "condi
 
 
 @asynccontextmanager
-async def running_gateway(settings: Settings) -> AsyncIterator[tuple[web.Application, str]]:
+async def running_gateway(settings: GatewaySettings) -> AsyncIterator[tuple[web.Application, str]]:
     """The gateway app served on 127.0.0.1 in this process, once it reports ready."""
     app = create_app(settings)
     runner = web.AppRunner(app, shutdown_timeout=2.0)
@@ -188,18 +187,15 @@ async def running_gateway(settings: Settings) -> AsyncIterator[tuple[web.Applica
         await runner.cleanup()
 
 
-def gateway_env(settings: Settings) -> dict[str, str]:
+def gateway_env(settings: GatewaySettings) -> dict[str, str]:
     env = dict(os.environ)
-    for field in dataclasses.fields(settings):
-        env[field.name.upper()] = (
-            str(getattr(settings, field.name)).lower()
-            if isinstance(getattr(settings, field.name), bool)
-            else str(getattr(settings, field.name))
-        )
+    for name in settings.__struct_fields__:
+        value = getattr(settings, name)
+        env[name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
 
 
-def start_gateway_process(settings: Settings) -> subprocess.Popen[bytes]:
+def start_gateway_process(settings: GatewaySettings) -> subprocess.Popen[bytes]:
     """``python -m gateway`` with these settings (its own process: it can be killed and its
     memory measured)."""
     return subprocess.Popen([sys.executable, "-m", "gateway"], env=gateway_env(settings), cwd=ROOT)

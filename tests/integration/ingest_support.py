@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import subprocess
@@ -17,11 +15,12 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from contract.settings import Settings
 from contract.topics import Topics
 from ingest.app import create_app
-from ingest.auth import twilio_signature
-from tickstream.infra import PROJECT_ROOT, free_port
+from ingest.settings import IngestSettings
+from tickstream.infra.ports import free_port
+from tickstream.simulator import signing
+from tickstream.state_dir import PROJECT_ROOT
 
 SECRETS = {
     "ingest_api_token": "api-token",
@@ -36,8 +35,8 @@ SECRETS = {
 API = {"Authorization": "Bearer api-token"}
 
 
-def ingest_settings(bootstrap: str, prefix: str, partitions: int, **extra: Any) -> Settings:
-    return Settings(
+def ingest_settings(bootstrap: str, prefix: str, partitions: int, **extra: Any) -> IngestSettings:
+    return IngestSettings(
         kafka_bootstrap=bootstrap,
         topic_prefix=prefix,
         topic_partitions=partitions,
@@ -46,7 +45,7 @@ def ingest_settings(bootstrap: str, prefix: str, partitions: int, **extra: Any) 
 
 
 @asynccontextmanager
-async def ingest_client(settings: Settings) -> Any:
+async def ingest_client(settings: IngestSettings) -> Any:
     client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
     await client.start_server()
     try:
@@ -55,25 +54,25 @@ async def ingest_client(settings: Settings) -> Any:
         await client.close()
 
 
+# Signed as the providers sign (the simulator's signing), with the secrets of SECRETS unless a
+# test forges a request with another one.
+
+
 def webjs_headers(body: bytes, secret: str = "webjs-secret", at: float | None = None) -> dict:
-    stamp = str(int(time.time() if at is None else at))
-    signature = hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Timestamp": stamp, "X-HMAC-Signature": signature}
+    return signing.webjs_headers(secret, body, time.time() if at is None else at)
 
 
 def waha_headers(body: bytes, key: str = "waha-key") -> dict:
-    signature = hmac.new(key.encode(), body, hashlib.sha512).hexdigest()
-    return {"X-Webhook-Hmac": signature, "X-Webhook-Hmac-Algorithm": "sha512"}
+    return signing.waha_headers(key, body)
 
 
 def meta_headers(body: bytes, secret: str = "meta-secret") -> dict:
-    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature-256": f"sha256={signature}"}
+    return signing.meta_headers(secret, body)
 
 
 def twilio_headers(form: dict[str, str], token: str = "twilio-token") -> dict:
     url = SECRETS["public_base_url"] + "/webhooks/twilio"
-    return {"X-Twilio-Signature": twilio_signature(token, url, list(form.items()))}
+    return signing.twilio_headers(token, url, list(form.items()))
 
 
 def dumps(value: Any) -> bytes:
@@ -125,10 +124,35 @@ def _watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int
             time.sleep(0.2)
 
 
+def sender_key(bootstrap: str, topics: Topics, *args: str) -> str:
+    """``tickstream sender-key …`` as an operator runs it; its stdout (the key, when issuing)."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": bootstrap,
+        "TOPIC_PREFIX": topics.prefix,
+        "TOPIC_PARTITIONS": str(topics.partitions),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tickstream", "sender-key", *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip()
+
+
 @contextmanager
-def ingest_process(bootstrap: str, topics: Topics) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``python -m ingest`` as users run it, every secret configured; yields (url, process)."""
-    port = free_port()
+def ingest_process(
+    bootstrap: str, topics: Topics, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``python -m ingest`` as users run it, every secret configured; yields (url, process).
+
+    ``port``: the same one again, to restart it where its senders look for it.
+    """
+    port = port or free_port()
     env = {
         **os.environ,
         **{name.upper(): value for name, value in SECRETS.items()},

@@ -14,8 +14,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from contract.events import Snapshot, decode_snapshot
 from contract.topics import Topics
-from tickstream.infra import free_port
-from tickstream.workload import Expected
+from tickstream.infra.ports import free_port
+from tickstream.simulator.oracle import Expected
 
 
 def service_env(kafka_bootstrap: str, topics: Topics, **extra: str) -> dict[str, str]:

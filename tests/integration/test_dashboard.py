@@ -30,14 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contract.events import Counters, Snapshot, WindowCounts
 from contract.schema import campaign_stats, message_status
-from contract.settings import Settings
+from contract.settings import DatabaseSettings
 from contract.topics import Topics
 from gateway.auth import issue_token
 from sink.migrate import upgrade
 from streams.stats import statistics
 from tests.integration import gateway_support as gw
 from tests.integration.pipeline import service_env, start_service, stop
-from tickstream.infra import free_port
+from tickstream.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 INGEST_TOKEN = "dashboard-ingest-token"
-TOKEN_SECRET = "dashboard-token-secret"
+TOKEN_SECRET = "dashboard-token-secret-of-32-bytes-or-more"
 RECIPIENTS = 40
 # Generous bounds for a loaded 2-core machine; the live latency itself is printed, not asserted.
 WAIT_MS = 30_000
@@ -552,7 +552,7 @@ async def skipped_filter_lists(page: Page, reasons: list[tuple[str, str]]) -> No
 
 
 async def test_dashboard_funnel_matches_postgres_and_lists_skip_reasons(
-    settings: Settings, engine: AsyncEngine, browser: Browser
+    settings: DatabaseSettings, engine: AsyncEngine, browser: Browser
 ) -> None:
     """Rows and snapshots are written directly (as the sink and worker write them), so the page
     is checked against PostgreSQL and the REST API with skips in the data."""

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from contract.schema import message_status
-from contract.settings import Settings
+from contract.settings import DatabaseSettings
 from gateway.fanout import Protocol
 from gateway.keys import HUB, METRICS
 from tests.integration.gateway_support import (
@@ -81,7 +81,7 @@ async def receive_until(
                 return frame
 
 
-async def test_rest_is_scoped_to_the_token_workspace(settings: Settings) -> None:
+async def test_rest_is_scoped_to_the_token_workspace(settings: DatabaseSettings) -> None:
     engine = prepare_database(settings.database_url)
     insert_campaign(engine, "a1", "A", uuid="uuid-a1")
     insert_campaign(engine, "b1", "B", uuid="uuid-b1")
@@ -105,8 +105,13 @@ async def test_rest_is_scoped_to_the_token_workspace(settings: Settings) -> None
         assert (funnel["skipped_count"], funnel["queued_count"]) == (10, 955)
         assert funnel["awaiting_update_count"] == 5 and funnel["completed_at"] is None
         assert funnel["started_at"].endswith("Z")
-        # by uuid too, and with ?token= (browsers' download links)
+        # by uuid too; ?token= only where a browser cannot send a header (a download link)
+        async with http.get(f"{base}/api/campaigns/uuid-a1", headers=auth("A")) as resp:
+            assert resp.status == 200
         async with http.get(f"{base}/api/campaigns/uuid-a1?token={token('A')}") as resp:
+            assert resp.status == 401
+            assert "Bearer" in (await resp.json())["message"]
+        async with http.get(f"{base}/api/campaigns/a1/recipients.csv?token={token('A')}") as resp:
             assert resp.status == 200
 
         for path in ("", "/series", "/recipients", "/recipients.csv"):
@@ -137,7 +142,7 @@ async def test_rest_is_scoped_to_the_token_workspace(settings: Settings) -> None
             assert resp.status == 200
 
 
-async def test_recipients_pages_by_keyset_and_csv_matches(settings: Settings) -> None:
+async def test_recipients_pages_by_keyset_and_csv_matches(settings: DatabaseSettings) -> None:
     engine = prepare_database(settings.database_url)
     insert_campaign(engine, "c1", "W")
     insert_recipients(engine, "c1", "W", 120)
@@ -186,7 +191,7 @@ async def test_recipients_pages_by_keyset_and_csv_matches(settings: Settings) ->
         assert rows[0][-2:] == ["skip_reason_code", "skip_reason"]
 
 
-async def test_series_sums_windows_into_steps(settings: Settings) -> None:
+async def test_series_sums_windows_into_steps(settings: DatabaseSettings) -> None:
     engine = prepare_database(settings.database_url)
     insert_campaign(engine, "s1", "W")
     t0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
@@ -222,7 +227,7 @@ async def test_series_sums_windows_into_steps(settings: Settings) -> None:
 
 
 async def test_ws_sends_current_snapshot_then_live_ones_and_scopes_channels(
-    settings: Settings,
+    settings: DatabaseSettings,
 ) -> None:
     engine = prepare_database(settings.database_url)
     insert_campaign(engine, "a1", "A")
@@ -323,7 +328,7 @@ def masked_text_frame(text: str) -> bytes:
     return bytes([0x81, 0x80 | len(payload)]) + mask + body
 
 
-async def test_a_slow_client_does_not_delay_a_fast_one(settings: Settings) -> None:
+async def test_a_slow_client_does_not_delay_a_fast_one(settings: DatabaseSettings) -> None:
     engine = prepare_database(settings.database_url)
     insert_campaign(engine, "x0", "W")
     cfg = gateway_settings(settings, gateway_send_timeout_seconds=15.0)
@@ -404,7 +409,7 @@ def insert_skips(engine: sa.Engine, campaign_id: str, workspace: str) -> None:
 
 
 async def test_skipped_recipients_carry_their_reason_and_attempted_ones_are_never_listed(
-    settings: Settings,
+    settings: DatabaseSettings,
 ) -> None:
     engine = prepare_database(settings.database_url)
     insert_campaign(engine, "k1", "W")

@@ -13,7 +13,7 @@ import aiohttp
 import psycopg
 import pytest
 
-from contract.settings import Settings
+from contract.settings import DatabaseSettings
 from tests.integration.gateway_support import (
     gateway_settings,
     insert_campaign,
@@ -70,7 +70,9 @@ def copy_recipients(database_url: str, campaign_id: str, n: int) -> None:
             )
 
 
-async def test_csv_export_of_a_large_campaign_streams_in_bounded_memory(settings: Settings) -> None:
+async def test_csv_export_of_a_large_campaign_streams_in_bounded_memory(
+    settings: DatabaseSettings,
+) -> None:
     engine = prepare_database(settings.database_url)
     insert_campaign(engine, "big", "W")
     await asyncio.to_thread(copy_recipients, settings.database_url, "big", ROWS)
@@ -83,7 +85,8 @@ async def test_csv_export_of_a_large_campaign_streams_in_bounded_memory(settings
         async with aiohttp.ClientSession() as http:
             # warm up: imports, pools and buffers the first request allocates
             async with http.get(
-                f"{base}/api/campaigns/big/recipients?limit=1000&token={token('W')}"
+                f"{base}/api/campaigns/big/recipients?limit=1000",
+                headers={"Authorization": f"Bearer {token('W')}"},
             ) as resp:
                 assert resp.status == 200
             before = peak_rss_kb(proc.pid)

@@ -17,8 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from contract.settings import Settings
+from contract.settings import DatabaseSettings
 from gateway.auth import pusher_api_signature
+from gateway.settings import GatewaySettings
 from tests.integration.gateway_support import (
     APP_SECRET,
     ROOT,
@@ -66,7 +67,7 @@ class NodeClient:
 
 
 @asynccontextmanager
-async def echo_client(cfg: Settings, **config: Any) -> AsyncIterator[NodeClient]:
+async def echo_client(cfg: GatewaySettings, **config: Any) -> AsyncIterator[NodeClient]:
     config = {"host": cfg.bind_host, "port": cfg.gateway_port, "key": cfg.pusher_app_key} | config
     proc = await asyncio.create_subprocess_exec(
         "node",
@@ -89,7 +90,7 @@ def is_event(seq: int, channel: str) -> Callable[[dict[str, Any]], bool]:
     )
 
 
-def seed(settings: Settings) -> None:
+def seed(settings: DatabaseSettings) -> None:
     engine = prepare_database(settings.database_url)
     insert_campaign(engine, "789", "A", uuid=UUID_A)
     insert_campaign(engine, "790", "B", uuid=UUID_B)
@@ -97,7 +98,9 @@ def seed(settings: Settings) -> None:
     store_snapshot(engine, make_snapshot("790", "B", 3, uuid=UUID_B, sent=33))
 
 
-async def test_echo_public_channel_gets_current_and_live_snapshots(settings: Settings) -> None:
+async def test_echo_public_channel_gets_current_and_live_snapshots(
+    settings: DatabaseSettings,
+) -> None:
     seed(settings)
     cfg = gateway_settings(settings, public_channels=True)
     async with running_gateway(cfg), echo_client(cfg, public=[f"campaign.{UUID_A}"]) as node:
@@ -115,7 +118,7 @@ async def test_echo_public_channel_gets_current_and_live_snapshots(settings: Set
         assert live["data"]["statistics"]["total_sent_count"] == 40
 
 
-async def test_public_channels_are_refused_unless_enabled(settings: Settings) -> None:
+async def test_public_channels_are_refused_unless_enabled(settings: DatabaseSettings) -> None:
     seed(settings)
     cfg = gateway_settings(settings)  # PUBLIC_CHANNELS=false
     async with running_gateway(cfg), echo_client(cfg, public=[f"campaign.{UUID_A}"]) as node:
@@ -125,7 +128,9 @@ async def test_public_channels_are_refused_unless_enabled(settings: Settings) ->
         assert not [line for line in node.lines if line["type"] in {"event", "subscribed"}]
 
 
-async def test_private_channels_with_laravel_signature_and_gateway_auth(settings: Settings) -> None:
+async def test_private_channels_with_laravel_signature_and_gateway_auth(
+    settings: DatabaseSettings,
+) -> None:
     seed(settings)
     cfg = gateway_settings(settings)
     async with running_gateway(cfg):
@@ -167,7 +172,7 @@ async def test_private_channels_with_laravel_signature_and_gateway_auth(settings
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 async def test_echo_reconnects_after_a_gateway_restart_and_is_current(
-    settings: Settings, stop: signal.Signals
+    settings: DatabaseSettings, stop: signal.Signals
 ) -> None:
     """SIGTERM: the gateway closes with 4200 and pusher-js reconnects at once. SIGKILL: the
     socket just dies; pusher-js retries on its own. Either way the new gateway rebuilds its
@@ -205,7 +210,9 @@ async def test_echo_reconnects_after_a_gateway_restart_and_is_current(
                 proc.wait()
 
 
-def api_request(cfg: Settings, body: bytes, secret: str = APP_SECRET) -> tuple[str, dict[str, str]]:
+def api_request(
+    cfg: GatewaySettings, body: bytes, secret: str = APP_SECRET
+) -> tuple[str, dict[str, str]]:
     path = f"/apps/{cfg.pusher_app_id}/events"
     params = {
         "auth_key": cfg.pusher_app_key,
@@ -217,7 +224,7 @@ def api_request(cfg: Settings, body: bytes, secret: str = APP_SECRET) -> tuple[s
     return path, params
 
 
-async def test_raw_protocol_details_and_http_api(settings: Settings) -> None:
+async def test_raw_protocol_details_and_http_api(settings: DatabaseSettings) -> None:
     seed(settings)
     cfg = gateway_settings(settings, public_channels=True)
     async with running_gateway(cfg) as (_, base), aiohttp.ClientSession() as http:

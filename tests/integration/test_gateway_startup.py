@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from contract.settings import Settings
+from contract.settings import DatabaseSettings
 from sink.migrate import upgrade
 from tests.integration.gateway_support import (
     gateway_settings,
@@ -19,7 +19,7 @@ from tests.integration.gateway_support import (
 pytestmark = pytest.mark.integration
 
 
-async def test_gateway_waits_for_the_migrated_schema(settings: Settings) -> None:
+async def test_gateway_waits_for_the_migrated_schema(settings: DatabaseSettings) -> None:
     config = gateway_settings(settings)
     proc = start_gateway_process(config)
     try:

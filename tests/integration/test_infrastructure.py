@@ -1,24 +1,24 @@
-"""The infrastructure is real: a Kafka broker that both clients, transactions and Faust use, and a
-PostgreSQL that SQLAlchemy with psycopg 3 writes to."""
+"""The infrastructure is real: a Kafka broker that both Kafka clients use, and a PostgreSQL that
+SQLAlchemy with psycopg 3 writes to."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-import faust
 import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, Producer
 
 from contract.topics import Topics
-from tickstream.infra import port_open
+from tickstream.infra.ports import port_open
+from tickstream.infra.testbed import scratch_directory
+from tickstream.state_dir import infra_env_file, read_env_file
 
 pytestmark = pytest.mark.integration
 
@@ -85,70 +85,6 @@ async def test_aiokafka_round_trip(kafka_bootstrap: str, topics: Topics, group_i
     assert values == [f"{i}".encode() for i in range(5)]  # one key: one partition, in order
 
 
-def test_transactions_read_committed(kafka_bootstrap: str, topics: Topics, group_id: str) -> None:
-    producer = Producer(
-        {"bootstrap.servers": kafka_bootstrap, "transactional.id": f"tx-{group_id}"}
-    )
-    producer.init_transactions(30)
-    producer.begin_transaction()
-    producer.produce(topics.campaign_stats, key=b"k", value=b"aborted")
-    producer.flush(10)
-    producer.abort_transaction(30)
-    producer.begin_transaction()
-    producer.produce(topics.campaign_stats, key=b"k", value=b"committed")
-    producer.commit_transaction(30)
-
-    committed = _consume(
-        kafka_bootstrap, topics.campaign_stats, group_id, 1, **{"isolation.level": "read_committed"}
-    )
-    assert committed == [(b"k", b"committed")]
-    everything = _consume(
-        kafka_bootstrap,
-        topics.campaign_stats,
-        group_id + "-ru",
-        2,
-        **{"isolation.level": "read_uncommitted"},
-    )
-    assert [value for _, value in everything] == [b"aborted", b"committed"]
-
-
-async def test_faust_app_updates_a_table(
-    kafka_bootstrap: str, topics: Topics, group_id: str, tmp_path: Path
-) -> None:
-    app = faust.App(
-        group_id,
-        broker=f"kafka://{kafka_bootstrap}",
-        store="memory://",
-        web_enabled=False,
-        topic_partitions=topics.partitions,
-        datadir=str(tmp_path),
-        consumer_auto_offset_reset="earliest",
-    )
-    source = app.topic(topics.campaign_events, key_serializer="raw", value_serializer="raw")
-    counts = app.Table("counts", default=int, partitions=topics.partitions)
-
-    @app.agent(source)
-    async def count(stream: faust.StreamT) -> None:
-        async for key, _value in stream.items():
-            counts[key.decode()] += 1
-
-    producer = Producer({"bootstrap.servers": kafka_bootstrap})
-    for _ in range(7):
-        producer.produce(topics.campaign_events, key=b"campaign-1", value=b"x")
-    producer.produce(topics.campaign_events, key=b"campaign-2", value=b"x")
-    producer.flush(10)
-
-    await app.start()
-    try:
-        async with asyncio.timeout(60):
-            while counts.get("campaign-1") != 7 or counts.get("campaign-2") != 1:
-                await asyncio.sleep(0.1)
-    finally:
-        await app.stop()
-    assert counts["campaign-1"] == 7
-    assert counts["campaign-2"] == 1
-
-
 def test_postgres_through_sqlalchemy_psycopg(database_url: str) -> None:
     engine = sa.create_engine(database_url)
     assert engine.dialect.driver == "psycopg"
@@ -170,19 +106,21 @@ def test_postgres_through_sqlalchemy_psycopg(database_url: str) -> None:
     assert version.split(".")[0].isdigit()
 
 
-def test_infra_up_down_leaves_nothing_behind() -> None:
-    # PostgreSQL runs as the `postgres` user when tests run as root: pytest's private tmp_path
-    # is not reachable for it, so the state lives in a directory of its own under /tmp.
-    tmp_path = Path(tempfile.mkdtemp(prefix="tickstream-infra-"))
-    tmp_path.chmod(0o755)
+@pytest.fixture
+def state_home() -> Iterator[Path]:
+    """A state directory the ``postgres`` user reaches (the cluster runs as that user when the
+    tests run as root; pytest's own tmp_path is private)."""
+    with scratch_directory("tickstream-infra-") as base:
+        yield base / "state"
+
+
+def test_infra_up_down_leaves_nothing_behind(state_home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP", "DATABASE_URL"}}
-    env["TICKSTREAM_HOME"] = str(tmp_path / "state")
+    env["TICKSTREAM_HOME"] = str(state_home)
     cli = [sys.executable, "-m", "tickstream", "infra"]
     up = subprocess.run([*cli, "up"], env=env, capture_output=True, text=True, timeout=180)
     assert up.returncode == 0, up.stderr
-    written = dict(
-        line.split("=", 1) for line in (tmp_path / "state" / "env").read_text().splitlines()
-    )
+    written = read_env_file(infra_env_file(state_home))
     kafka_port = int(written["KAFKA_BOOTSTRAP"].rsplit(":", 1)[1])
     pg_port = int(written["DATABASE_URL"].rsplit(":", 1)[1].split("/")[0])
     assert port_open(kafka_port) and port_open(pg_port)
@@ -194,8 +132,5 @@ def test_infra_up_down_leaves_nothing_behind() -> None:
     assert not port_open(kafka_port) and not port_open(pg_port)
     status = subprocess.run([*cli, "status"], env=env, capture_output=True, text=True, timeout=60)
     assert "kafka: stopped" in status.stdout and "postgres: stopped" in status.stdout
-    leftovers = subprocess.run(
-        ["pgrep", "-f", str(tmp_path / "state")], capture_output=True, text=True
-    )
+    leftovers = subprocess.run(["pgrep", "-f", str(state_home)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
-    shutil.rmtree(tmp_path, ignore_errors=True)

@@ -24,7 +24,7 @@ from ingest.batcher import Batcher
 from ingest.metrics import Metrics
 from ingest.producer import KafkaProducer, Unavailable, producer_config
 from tests.integration.ingest_support import read_topic
-from tickstream.infra import free_port
+from tickstream.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
 

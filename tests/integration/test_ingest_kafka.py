@@ -30,6 +30,7 @@ from tests.integration.ingest_support import (
     waha_headers,
     webjs_headers,
 )
+from tickstream.simulator.webhooks import webjs_event
 
 pytestmark = pytest.mark.integration
 
@@ -157,7 +158,10 @@ async def test_every_webhook_lands_and_bad_signatures_do_not(
     kafka_bootstrap: str, topics: Topics
 ) -> None:
     settings = ingest_settings(kafka_bootstrap, topics.prefix, topics.partitions)
-    webjs = dumps({"event": "message_read", "data": {"message_id": "wj1", "ack_level": 3}})
+    webjs = webjs_event(
+        "message_status_updated",
+        {"message_id": "wj1", "status": "delivered", "ack_level": 3, "timestamp": 1732500000},
+    )
     waha = dumps(
         {
             "event": "message.ack",
@@ -313,7 +317,10 @@ async def test_webjs_signature_older_than_300_s_is_refused(
     kafka_bootstrap: str, topics: Topics
 ) -> None:
     settings = ingest_settings(kafka_bootstrap, topics.prefix, topics.partitions)
-    body = dumps({"event": "message_delivered", "data": {"message_id": "old", "ack_level": 2}})
+    body = webjs_event(
+        "message_delivered",
+        {"message_id": "old", "recipient": "5511@c.us", "timestamp": 1732500000},
+    )
     async with ingest_client(settings) as client:
         stale = await client.post(
             "/webhooks/webjs", data=body, headers=webjs_headers(body, at=time.time() - 301)

@@ -21,7 +21,7 @@ from tests.integration.ingest_support import (
     ingest_settings,
     read_topic,
 )
-from tickstream.infra import KafkaBroker
+from tickstream.infra.kafka import KafkaBroker
 
 pytestmark = pytest.mark.integration
 

@@ -4,29 +4,33 @@ totals, and a sender with a wrong secret is refused and counts for nothing."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from contract.settings import Settings
+from contract.settings import DatabaseSettings
 from gateway.auth import issue_token
 from sink.migrate import upgrade
-from tickstream.devenv import DEV_SECRETS
-from tickstream.infra import free_port
-from tickstream.simulate import PROVIDERS, Shape, make_plan, send_plan, verify
+from tickstream.deployment import Deployment
+from tickstream.infra.dev_secrets import dev_secrets
+from tickstream.infra.ports import free_port
+from tickstream.simulator.checking import verify
+from tickstream.simulator.plan import Shape, make_plan
+from tickstream.simulator.sending import send_plan
+from tickstream.simulator.webhooks import PROVIDERS
 from tickstream.up import Stack
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def running(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+def running(settings: DatabaseSettings, tmp_path: Path) -> Iterator[Deployment]:
     """The four services as ``tickstream up`` starts them, on free ports."""
-    secrets = {name: f"{name.lower()}-test" for name in DEV_SECRETS}
+    secrets = dev_secrets(tmp_path, {})  # new ones, as a fresh `tickstream up` makes them
     ingest_port = free_port()
     env = {
         **os.environ,
@@ -49,28 +53,30 @@ def running(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     stack.start()
     try:
         stack.wait_healthy(180)
-        yield Settings.from_env(env)
+        yield Deployment.from_env(env)
     finally:
         stack.stop()
 
 
-async def test_simulated_campaigns_end_with_the_oracles_totals(running: Settings) -> None:
+async def test_simulated_campaigns_end_with_the_oracles_totals(running: Deployment) -> None:
     shape = Shape(campaigns=3, recipients=200, duration=3, delay_scale=0.1, seed=21)
     plan = make_plan(shape, "ws-sim", "it", datetime.now(UTC))
     assert {*PROVIDERS, "skips"} <= {post.kind for post in plan.posts}
     report = await send_plan(plan, running)
     assert report.refused == []
     assert report.sent_posts == len(plan.posts)
-    token = issue_token(running.token_secret, "ws-sim", ttl_seconds=600)
+    token = issue_token(running.gateway.token_secret, "ws-sim", ttl_seconds=600)
     left = await verify(running, token, plan.expected(), within=120)
     assert left == {}, f"gateway differs from the oracle: {left} vs {plan.expected()}"
 
 
-async def test_a_sender_with_a_wrong_secret_is_refused(running: Settings) -> None:
+async def test_a_sender_with_a_wrong_secret_is_refused(running: Deployment) -> None:
     plan = make_plan(
         Shape(campaigns=1, recipients=40, duration=1, delay_scale=0.05), "w", "x", datetime.now(UTC)
     )
-    forged = dataclasses.replace(running, meta_app_secret="not-the-secret")
+    forged = msgspec.structs.replace(
+        running, ingest=running.ingest.replace(meta_app_secret="not-the-secret")
+    )
     report = await send_plan(plan, forged)
     meta_posts = [post for post in plan.posts if post.kind == "meta"]
     assert meta_posts

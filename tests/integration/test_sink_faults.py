@@ -6,7 +6,6 @@ group, and a record PostgreSQL itself refuses.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import random
@@ -24,12 +23,13 @@ import pytest
 import sqlalchemy as sa
 
 from contract.events import CampaignRegistration
-from contract.settings import Settings
+from contract.settings import DatabaseSettings
 from contract.topics import Topics
 from sink.lag import group_lag
 from sink.migrate import upgrade
 from sink.records import decode_dead_letter
 from sink.service import default_group_id
+from sink.settings import SinkSettings
 from tests.integration.test_sink_pipeline import (
     T0,
     check_snapshots,
@@ -46,7 +46,9 @@ from tests.integration.test_sink_pipeline import (
     status_records,
     wait_caught_up,
 )
-from tickstream.infra import PROJECT_ROOT, PostgresCluster, free_port
+from tickstream.infra.ports import free_port
+from tickstream.infra.postgres import PostgresCluster
+from tickstream.state_dir import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +58,7 @@ ACTIVE_STATUS_INSERT = (
 )
 
 
-def start_sink(settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_sink(settings: DatabaseSettings, port: int, log: Path) -> subprocess.Popen[bytes]:
     """``python -m sink --migrate`` configured only through its environment, as in production."""
     env = {
         **os.environ,
@@ -98,10 +100,10 @@ def wait_http(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
 
 
 def test_sigkill_in_the_middle_of_a_batch_then_restart_gives_exact_tables(
-    settings: Settings, topics: Topics, database_url: str, tmp_path: Path
+    settings: DatabaseSettings, topics: Topics, database_url: str, tmp_path: Path
 ) -> None:
     bootstrap = settings.kafka_bootstrap
-    group = default_group_id(settings)
+    group = default_group_id(SinkSettings.carrying(settings))
     rng = random.Random(21)
     statuses = status_records(rng, 20_000)
     snapshots = snapshot_records(rng, [("c0", "w0"), ("c1", "w1")])
@@ -164,11 +166,11 @@ def own_postgres() -> Iterator[PostgresCluster]:
 
 
 def test_postgresql_restarted_during_a_run_loses_and_duplicates_nothing(
-    settings: Settings, topics: Topics, group_id: str, own_postgres: PostgresCluster
+    settings: DatabaseSettings, topics: Topics, group_id: str, own_postgres: PostgresCluster
 ) -> None:
     url = own_postgres.url()
     upgrade(url)
-    settings = dataclasses.replace(
+    settings = SinkSettings.carrying(
         settings, database_url=url, sink_batch_records=1000, sink_batch_ms=50
     )
     bootstrap = settings.kafka_bootstrap
@@ -207,11 +209,11 @@ def test_postgresql_restarted_during_a_run_loses_and_duplicates_nothing(
 
 
 def test_sinks_joining_and_leaving_the_group_lose_nothing(
-    settings: Settings, topics: Topics, database_url: str, group_id: str
+    settings: DatabaseSettings, topics: Topics, database_url: str, group_id: str
 ) -> None:
     """Rebalances move partitions while batches are buffered and in flight."""
     upgrade(database_url)
-    settings = dataclasses.replace(settings, sink_batch_records=500, sink_batch_ms=50)
+    settings = SinkSettings.carrying(settings, sink_batch_records=500, sink_batch_ms=50)
     bootstrap = settings.kafka_bootstrap
     rng = random.Random(13)
     waves = [status_records(rng, 3000, prefix=f"r{n}-") for n in range(3)]
@@ -232,7 +234,7 @@ def test_sinks_joining_and_leaving_the_group_lose_nothing(
 
 
 def test_a_record_postgresql_refuses_is_dead_lettered_and_its_batch_written(
-    settings: Settings, topics: Topics, database_url: str, group_id: str
+    settings: DatabaseSettings, topics: Topics, database_url: str, group_id: str
 ) -> None:
     """A constraint the decoder knows nothing of (a later schema, say) refuses one record."""
     upgrade(database_url)
@@ -240,7 +242,7 @@ def test_a_record_postgresql_refuses_is_dead_lettered_and_its_batch_written(
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE campaigns ADD CONSTRAINT no_evil CHECK (name <> 'evil')"))
     engine.dispose()
-    settings = dataclasses.replace(settings, sink_batch_ms=1000)  # one batch for all three
+    settings = SinkSettings.carrying(settings, sink_batch_ms=1000)  # one batch for all three
     registrations = [
         CampaignRegistration(campaign_id=c, workspace_id="w1", name=name, received_at=T0)
         for c, name in (("c1", "good"), ("c2", "evil"), ("c3", "fine"))

@@ -4,7 +4,6 @@ poison records. Records are produced directly (the worker is not needed to test 
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import threading
 import time
@@ -30,7 +29,7 @@ from contract.events import (
     skip_message_id,
 )
 from contract.schema import campaign_stats, campaign_stats_windows, campaigns, message_status
-from contract.settings import Settings, sqlalchemy_url
+from contract.settings import DatabaseSettings, sqlalchemy_url
 from contract.status import effective_status
 from contract.topics import Topics
 from sink.lag import group_lag
@@ -38,6 +37,7 @@ from sink.merge import latest_snapshots, latest_windows, merge_statuses, row_sta
 from sink.migrate import upgrade
 from sink.records import Item, Origin, decode_dead_letter
 from sink.service import Sink
+from sink.settings import SinkSettings
 from sink.store import write_batch
 
 pytestmark = pytest.mark.integration
@@ -212,10 +212,10 @@ def produce_registrations(
 
 
 @contextmanager
-def running_sink(settings: Settings, group_id: str) -> Iterator[Sink]:
+def running_sink(settings: DatabaseSettings, group_id: str) -> Iterator[Sink]:
     """The sink's loop in a thread of this process, stopped (flush + commit) on exit."""
     engine = sa.create_engine(settings.sqlalchemy_url, pool_pre_ping=True)
-    sink = Sink(settings, engine, group_id=group_id)
+    sink = Sink(SinkSettings.carrying(settings), engine, group_id=group_id)
     stop = threading.Event()
     thread = threading.Thread(target=sink.run, args=(stop,), daemon=True)
     thread.start()
@@ -366,7 +366,7 @@ def test_merging_in_postgresql_equals_merging_in_python(database_url: str) -> No
 
 
 def test_replaying_the_topics_gives_identical_tables(
-    settings: Settings,
+    settings: DatabaseSettings,
     topics: Topics,
     database_url: str,
     postgres_admin_url: str,
@@ -374,7 +374,7 @@ def test_replaying_the_topics_gives_identical_tables(
     unique: str,
 ) -> None:
     upgrade(database_url)
-    settings = dataclasses.replace(settings, sink_batch_records=500, sink_batch_ms=50)
+    settings = SinkSettings.carrying(settings, sink_batch_records=500, sink_batch_ms=50)
     rng = random.Random(11)
     statuses = status_records(rng, 1500)
     snapshots = snapshot_records(rng, [("c0", "w0"), ("c1", "w1"), ("c2", "w0"), ("c9", "w1")])
@@ -423,14 +423,14 @@ def test_replaying_the_topics_gives_identical_tables(
     # and into an empty database: the same tables
     with extra_database(postgres_admin_url, f"test_{unique}_fresh") as fresh_url:
         upgrade(fresh_url)
-        fresh = dataclasses.replace(settings, database_url=fresh_url)
+        fresh = SinkSettings.carrying(settings, database_url=fresh_url)
         with running_sink(fresh, f"{group_id}-fresh"):
             wait_caught_up(settings.kafka_bootstrap, f"{group_id}-fresh", topics)
         assert dump(fresh_url) == first
 
 
 def test_a_late_older_snapshot_never_overwrites_a_newer_one(
-    settings: Settings, topics: Topics, database_url: str, group_id: str
+    settings: DatabaseSettings, topics: Topics, database_url: str, group_id: str
 ) -> None:
     upgrade(database_url)
     bootstrap = settings.kafka_bootstrap
@@ -461,7 +461,7 @@ def test_a_late_older_snapshot_never_overwrites_a_newer_one(
 
 
 def test_a_skip_then_its_attempt_and_the_funnel_statistics(
-    settings: Settings, topics: Topics, database_url: str, group_id: str
+    settings: DatabaseSettings, topics: Topics, database_url: str, group_id: str
 ) -> None:
     upgrade(database_url)
     bootstrap = settings.kafka_bootstrap
@@ -546,7 +546,7 @@ def test_a_skip_then_its_attempt_and_the_funnel_statistics(
 
 
 def test_poison_records_go_to_the_dead_letter_topic_and_the_sink_goes_on(
-    settings: Settings, topics: Topics, database_url: str, group_id: str
+    settings: DatabaseSettings, topics: Topics, database_url: str, group_id: str
 ) -> None:
     upgrade(database_url)
     bootstrap = settings.kafka_bootstrap

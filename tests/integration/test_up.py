@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from gateway.auth import issue_token
-from tickstream.devenv import DEV_SECRETS, read_env_file
-from tickstream.infra import free_port
+from tickstream.infra.dev_secrets import DEV_SECRETS
+from tickstream.infra.ports import free_port
+from tickstream.state_dir import read_env_file
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ import pytest
 from contract.events import Dispatch, skip_message_id
 from contract.topics import Topics
 from tests.integration.pipeline import SnapshotReader, service_env, start_service, stop
-from tickstream.workload import (
+from tickstream.simulator.oracle import oracle
+from tickstream.simulator.workload import (
     campaign_events,
-    oracle,
     produce_events,
     produce_registrations,
     registrations,
@@ -24,7 +24,7 @@ from tickstream.workload import (
 pytestmark = pytest.mark.integration
 
 DROPPED = re.compile(r"dropped the state of (\d+) expired messages")
-REBUILT = re.compile(r"stage 1 rebuilt sums of partitions \[[^\]]*\] from (\d+) messages")
+HOLDS = re.compile(r"stage 1 holds partitions \[[^\]]*\] with (\d+) messages")
 
 
 def test_counts_equal_the_oracle(
@@ -94,10 +94,10 @@ def test_expired_message_state_is_dropped_and_the_counts_stay(
         stop(worker)  # SIGTERM: Faust flushes the producer, the last deletes are on the topic
         worker = start_service("streams", env, log)
         deadline = time.monotonic() + 120
-        while len(REBUILT.findall(log.read_text())) < 2:  # the restarted worker recovered
+        while len(HOLDS.findall(log.read_text())) < 2:  # the restarted worker recovered
             assert time.monotonic() < deadline, "the restarted worker did not recover"
             time.sleep(1)
-        assert REBUILT.findall(log.read_text())[-1] == "0", "the restarted worker kept state"
+        assert HOLDS.findall(log.read_text())[-1] == "0", "the restarted worker kept state"
         # a registration earns every campaign a fresh snapshot, computed from the retired counts
         produce_registrations(
             kafka_bootstrap,

@@ -1,9 +1,12 @@
-"""SIGKILL at random moments loses nothing and counts nothing twice."""
+"""SIGKILL at random moments loses nothing and counts nothing twice; a restarted worker resumes
+from its state on disk, and a survivor takes over from its warm standby, both reading only the
+changelog's tail."""
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import time
 from pathlib import Path
@@ -12,9 +15,30 @@ import pytest
 
 from contract.topics import Topics
 from tests.integration.pipeline import SnapshotReader, service_env, start_service, stop
-from tickstream.workload import campaign_events, oracle, produce_events
+from tickstream.simulator.oracle import oracle
+from tickstream.simulator.workload import campaign_events, produce_events
 
 pytestmark = pytest.mark.integration
+
+ACTIVE = re.compile(
+    r"table messages: partition (\d+) active at changelog offset (-?\d+|None), "
+    r"(\d+) records read since the rebalance"
+)
+HOLDS = re.compile(r"stage 1 holds partitions \[([^\]]*)\]")
+
+
+def activations(log: Path) -> list[tuple[int, int, int]]:
+    """(partition, changelog offset, records read to get there) each time a partition became
+    active, in order."""
+    return [
+        (int(p), -1 if offset == "None" else int(offset), int(read))
+        for p, offset, read in ACTIVE.findall(log.read_text())
+    ]
+
+
+def read_only_a_tail(offset: int, read: int) -> bool:
+    """Far fewer records read than the partition's changelog holds (a full restore reads all)."""
+    return offset < 1_000 or read <= offset // 2
 
 
 def test_sigkill_during_a_run_keeps_counts_exact(
@@ -24,7 +48,7 @@ def test_sigkill_during_a_run_keeps_counts_exact(
     assert len(events) >= 100_000
     expected = oracle(events)
     rng = random.Random(5)
-    env = service_env(kafka_bootstrap, topics)
+    env = service_env(kafka_bootstrap, topics, STATE_DIR=str(tmp_path / "state"))
     chunks = [events[i::5] for i in range(5)]
     reader = SnapshotReader(kafka_bootstrap, topics, group_id)
     worker = start_service("streams", env, tmp_path / "worker.log")
@@ -43,6 +67,9 @@ def test_sigkill_during_a_run_keeps_counts_exact(
         reader.close()
     assert kills >= 3
     assert got == expected
+    # every restart resumed from the disk: the changelog's tail, never all of it
+    restarts = activations(tmp_path / "worker.log")[topics.partitions :]
+    assert restarts and all(read_only_a_tail(offset, read) for _, offset, read in restarts)
 
 
 def test_survivor_takes_over_a_killed_workers_partitions(
@@ -50,13 +77,20 @@ def test_survivor_takes_over_a_killed_workers_partitions(
 ) -> None:
     events = campaign_events(6, 2_000, seed=23)
     expected = oracle(events)
-    first = start_service("streams", service_env(kafka_bootstrap, topics), tmp_path / "a.log")
-    second = start_service("streams", service_env(kafka_bootstrap, topics), tmp_path / "b.log")
+    state = str(tmp_path / "state")  # one host: each worker takes its own slot in it
+    first = start_service(
+        "streams", service_env(kafka_bootstrap, topics, STATE_DIR=state), tmp_path / "a.log"
+    )
+    second = start_service(
+        "streams", service_env(kafka_bootstrap, topics, STATE_DIR=state), tmp_path / "b.log"
+    )
     reader = SnapshotReader(kafka_bootstrap, topics, group_id)
     try:
         time.sleep(8)  # both have joined the group and share the partitions
         produce_events(kafka_bootstrap, topics, events[: len(events) // 2])
-        time.sleep(2)
+        # both have counted the first half: their partitions' changelogs hold it
+        reader.wait_for(oracle(events[: len(events) // 2]), timeout=120)
+        time.sleep(1)
         stop(second, signal.SIGKILL)
         produce_events(kafka_bootstrap, topics, events[len(events) // 2 :])
         got = reader.wait_for(expected, timeout=240)
@@ -68,3 +102,17 @@ def test_survivor_takes_over_a_killed_workers_partitions(
         stop(second)
         reader.close()
     assert got == expected
+    # the survivor followed the killed worker's partitions as a standby: taking them over read
+    # only the changelog's tail
+    held = [
+        set(map(int, found.split(", ")))
+        for found in HOLDS.findall((tmp_path / "a.log").read_text())
+        if found
+    ]
+    taken = held[-1] - held[-2]
+    assert taken, held
+    last = {
+        partition: (offset, read) for partition, offset, read in activations(tmp_path / "a.log")
+    }
+    assert all(read_only_a_tail(*last[partition]) for partition in taken), last
+    assert any(last[partition][0] >= 500 for partition in taken), last

@@ -3,7 +3,10 @@ snapshot whose campaign counter reaches its place in the acceptance order."""
 
 from __future__ import annotations
 
-from tickstream.bench.pipeline import Load, count_latencies, percentiles, weighted
+import math
+
+from tickstream.bench.measure import percentiles
+from tickstream.bench.pipeline import Load, count_latencies, weighted
 
 
 def test_each_request_is_seen_when_the_counter_reaches_it() -> None:
@@ -25,8 +28,12 @@ def test_acks_never_seen_are_left_out_not_invented() -> None:
 
 
 def test_percentiles_weigh_each_ack() -> None:
-    p50, p95, p99 = percentiles(weighted([(1.0, 90), (5.0, 10)]))
+    p50, p95, p99 = percentiles(weighted([(1.0, 90), (5.0, 10)]), 0.5, 0.95, 0.99)
     assert (p50, p95, p99) == (1.0, 5.0, 5.0)
+
+
+def test_no_latencies_give_no_figures_rather_than_an_error() -> None:
+    assert all(math.isnan(p) for p in percentiles([], 0.5, 0.99))
 
 
 def test_batches_interleave_campaigns_and_cover_every_message() -> None:

@@ -1,5 +1,5 @@
 """Stage 2: partials replace each other, windows add up to the counters, snapshots follow the
-spec's math."""
+counters of docs/contract.md."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_emitting_windows_keeps_the_counters(
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-def test_snapshot_math_follows_the_spec() -> None:
+def test_snapshot_math_follows_the_documented_counters() -> None:
     state = CampaignState(campaign_id="c1", uuid="u1", workspace_id="w1", total_recipients=1000)
     state = apply_partial(
         state,

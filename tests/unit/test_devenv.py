@@ -6,8 +6,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from contract.settings import Settings
-from tickstream.devenv import DEV_SECRETS, dev_secrets, load_dev_env, read_env_file, services_file
+from tickstream.deployment import Deployment
+from tickstream.infra.dev_secrets import DEV_SECRETS, dev_secrets
+from tickstream.state_dir import load_dev_env, read_env_file, services_file
 from tickstream.up import banner, dev_environment
 
 
@@ -32,7 +33,7 @@ def test_children_bind_loopback_and_sign_twilio_against_ingest(tmp_path: Path) -
         {"KAFKA_BOOTSTRAP": "127.0.0.1:1", "DATABASE_URL": "postgresql://x"},
         tmp_path,
     )
-    settings = Settings.from_env(env)
+    settings = Deployment.from_env(env).ingest
     assert settings.bind_host == "127.0.0.1"
     assert settings.public_base_url == "http://127.0.0.1:9999"
     assert settings.webjs_hmac_secret == "s"
@@ -51,17 +52,19 @@ def test_a_second_terminal_finds_ports_and_secrets(tmp_path: Path) -> None:
 
 
 def test_banner_names_every_webhook_with_its_secret(tmp_path: Path) -> None:
-    settings = Settings(
-        ingest_port=8090,
-        gateway_port=8080,
-        webjs_hmac_secret="w1",
-        waha_hmac_key="w2",
-        evolution_token="e3",
-        meta_app_secret="m4",
-        meta_verify_token="m5",
-        twilio_auth_token="t6",
-        ingest_api_token="a7",
-        pusher_app_secret="p8",
+    settings = Deployment.from_env(
+        {
+            "INGEST_PORT": "8090",
+            "GATEWAY_PORT": "8080",
+            "WEBJS_HMAC_SECRET": "w1",
+            "WAHA_HMAC_KEY": "w2",
+            "EVOLUTION_TOKEN": "e3",
+            "META_APP_SECRET": "m4",
+            "META_VERIFY_TOKEN": "m5",
+            "TWILIO_AUTH_TOKEN": "t6",
+            "INGEST_API_TOKEN": "a7",
+            "PUSHER_APP_SECRET": "p8",
+        }
     )
     text = banner(settings, "TOKEN", tmp_path)
     assert "http://127.0.0.1:8080/?token=TOKEN" in text

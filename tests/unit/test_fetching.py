@@ -6,12 +6,13 @@ from __future__ import annotations
 from faust.transport.drivers.aiokafka import Transport
 
 from contract.fetching import FETCH_MAX_WAIT_MS
-from contract.settings import Settings
 from gateway.feed import snapshot_consumer
+from gateway.settings import GatewaySettings
 from streams.faust_transport import WorkerConsumer, WorkerConsumerThread
+from streams.settings import WorkerSettings
 from streams.worker import create_worker
 
-SETTINGS = Settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-")
+SETTINGS = WorkerSettings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-")
 
 
 def test_the_wait_is_short() -> None:
@@ -32,7 +33,7 @@ async def test_the_workers_faust_consumer_uses_it() -> None:
 
 
 async def test_the_gateways_snapshot_consumer_uses_it() -> None:
-    consumer = snapshot_consumer(SETTINGS)
+    consumer = snapshot_consumer(GatewaySettings.carrying(SETTINGS))
     try:
         assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS
     finally:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tickstream import infra
-from tickstream.infra import LOWEST_SERVER_PORT, free_port
+from tickstream.infra import ports
+from tickstream.infra.ports import LOWEST_SERVER_PORT, free_port
 
 
 def test_free_ports_are_bindable_and_below_the_ephemeral_range() -> None:
@@ -28,5 +28,5 @@ def test_a_port_in_use_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
         used = taken.getsockname()[1]
         spare = free_port()
         draws = iter([used, used, spare])
-        monkeypatch.setattr(infra.random, "randrange", lambda *_: next(draws))
+        monkeypatch.setattr(ports.random, "randrange", lambda *_: next(draws))
         assert free_port() == spare

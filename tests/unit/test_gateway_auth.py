@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 
 import pytest
@@ -24,21 +26,40 @@ from gateway.auth import (
 @given(st.text(min_size=1, max_size=40))
 def test_a_token_grants_exactly_its_workspace(workspace: str) -> None:
     token = issue_token("s3cret", workspace, ttl_seconds=60)
-    assert verify_token("s3cret", token) == workspace
+    assert verify_token("s3cret", token).workspace == workspace
+
+
+def test_every_token_has_its_own_key_id_and_old_tokens_without_one_are_refused() -> None:
+    first, second = (issue_token("s3cret", "7", 60, now=1000.0) for _ in range(2))
+    grants = [verify_token("s3cret", t, now=1000.0) for t in (first, second)]
+    assert grants[0].kid != grants[1].kid and len(grants[0].kid) == 16
+    assert grants[0].expires == 1060
+    payload = base64.urlsafe_b64encode(b'{"exp": 99999, "w": "7"}').rstrip(b"=").decode()
+    signature = base64.urlsafe_b64encode(
+        hmac.new(b"s3cret", payload.encode(), hashlib.sha256).digest()
+    )
+    with pytest.raises(AuthError, match="key id"):
+        verify_token("s3cret", f"{payload}.{signature.rstrip(b'=').decode()}", now=1000.0)
+
+
+def test_undecodable_credentials_are_refused_not_crashed_on() -> None:
+    for bad in ("\udcff", "abc.\udcff", "\udcff.abc", "é.é"):
+        with pytest.raises(AuthError, match="malformed"):
+            verify_token("s3cret", bad)
+    with pytest.raises(AuthError):
+        check_pusher_channel_auth("k", "s", "1.1", "private-\ud800", "k:\udcff")
 
 
 def test_expired_forged_and_malformed_tokens_are_refused() -> None:
     token = issue_token("s3cret", "7", ttl_seconds=60, now=1000.0)
-    assert verify_token("s3cret", token, now=1059.0) == "7"
+    assert verify_token("s3cret", token, now=1059.0).workspace == "7"
     with pytest.raises(AuthError, match="expired"):
         verify_token("s3cret", token, now=1060.0)
     with pytest.raises(AuthError, match="signature"):
         verify_token("other-secret", token, now=1000.0)
     payload, _, signature = token.partition(".")
     # a payload naming another workspace, with the old signature
-    forged = json.dumps({"exp": 99999, "w": "8"}).encode()
-    import base64
-
+    forged = json.dumps({"exp": 99999, "w": "8", "kid": "k"}).encode()
     forged_payload = base64.urlsafe_b64encode(forged).rstrip(b"=").decode()
     with pytest.raises(AuthError):
         verify_token("s3cret", f"{forged_payload}.{signature}", now=1000.0)
@@ -51,11 +72,13 @@ def test_expired_forged_and_malformed_tokens_are_refused() -> None:
         issue_token("", "7", 60)
 
 
-def test_bearer_header_first_then_query() -> None:
+def test_bearer_header_first_then_query_only_where_allowed() -> None:
     assert bearer_token({"Authorization": "Bearer abc"}, {"token": "q"}) == "abc"
-    assert bearer_token({"Authorization": "Basic abc"}, {"token": "q"}) == "q"
+    assert bearer_token({"Authorization": "Basic abc"}, {"token": "q"}, query_allowed=True) == "q"
+    with pytest.raises(AuthError, match="Bearer"):
+        bearer_token({"Authorization": "Basic abc"}, {"token": "q"})
     with pytest.raises(AuthError):
-        bearer_token({}, {})
+        bearer_token({}, {}, query_allowed=True)
 
 
 def test_channel_signature_matches_pushers_documented_example() -> None:

@@ -85,8 +85,9 @@ def test_outbox_overflows_past_its_bound_but_replacing_never_overflows() -> None
 def test_store_keeps_the_highest_seq_whatever_the_order(order: list[int]) -> None:
     store = SnapshotStore()
     kept = [store.offer(snap("c", seq, uuid="u")) for seq in order]
-    assert store.get("c") is not None and store.get("c").seq == 8  # type: ignore[union-attr]
-    assert store.get("u") == store.get("c")
+    held = store.get("1", "c")
+    assert held is not None and held.seq == 8
+    assert store.get("1", "u") == held and store.get("2", "c") is None
     # an offer is kept exactly when it beats everything before it
     assert kept == [seq == max(order[: i + 1]) for i, seq in enumerate(order)]
 
@@ -100,7 +101,21 @@ def test_store_lists_a_workspace_and_follows_a_campaign_that_moves() -> None:
     store.offer(snap("2", 2, "w2"))
     assert [s.campaign_id for s in store.of_workspace("w1")] == ["1"]
     assert [s.campaign_id for s in store.of_workspace("w2")] == ["2", "3"]
-    assert store.of_workspace("none") == [] and store.get("missing") is None
+    assert store.of_workspace("none") == [] and store.get("w1", "missing") is None
+
+
+def test_a_name_resolves_within_its_workspace_and_an_id_beats_a_uuid() -> None:
+    store = SnapshotStore()
+    store.offer(snap("x", 1, "A", uuid="shared"))  # A's uuid is B's id
+    store.offer(snap("shared", 1, "B", uuid="b-uuid"))
+    store.offer(snap("y", 1, "B", uuid="x"))  # B's uuid is A's id
+    assert store.get("A", "shared").campaign_id == "x"  # type: ignore[union-attr]
+    assert store.get("B", "shared").campaign_id == "shared"  # type: ignore[union-attr]
+    assert store.get("B", "x").campaign_id == "y"  # type: ignore[union-attr]
+    assert store.get("C", "shared") is None
+    assert [s.campaign_id for s in store.named("shared")] == ["shared", "x"]
+    store.offer(snap("x", 2, "A", uuid="renamed"))
+    assert store.get("A", "shared") is None and store.get("A", "renamed") is not None
 
 
 # --------------------------------------------------------------------------- channels

@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 from ingest import auth
 from ingest.auth import AuthError
 
-BODY = b'{"event": "message_read", "data": {"message_id": "m1", "ack_level": 3}}'
+BODY = b'{"event":"message_read","data":{"message_id":"m1","recipient":"5511@c.us","timestamp":1}}'
 NOW = 1_732_500_000.0
 
 

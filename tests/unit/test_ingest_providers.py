@@ -1,6 +1,6 @@
 """Each provider's payloads, written after its public documentation, through its adapter:
-every value of the spec's mapping table, event times, participants, and refusals that name the
-offending field. Plus a fuzzer: no body makes an adapter raise anything but ``BadInput``.
+every value of the status table in docs/contract.md, event times, participants, and refusals that
+name the offending field. Plus a fuzzer: no body makes an adapter raise anything but ``BadInput``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,23 @@ def _dumps(value: Any) -> bytes:
 # --------------------------------------------------------------------------- webjs
 
 
+CREATED = 1764075000  # message.timestamp: when the message was created
+
+
 def _webjs_status(event: str = "message_status_updated", **data: Any) -> bytes:
-    return _dumps({"event": event, "data": {"message_id": MSG, "to": "5511999999999@c.us", **data}})
+    """The Node service's ack events as it builds them (docs/ingest.md)."""
+    return _dumps(
+        {
+            "event": event,
+            "data": {
+                "workspace_id": 1,
+                "session_id": "webjs_1_1763264512_KUfMjqya",
+                "message_id": MSG,
+                "timestamp": CREATED,
+                **data,
+            },
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -44,7 +59,7 @@ def _webjs_status(event: str = "message_status_updated", **data: Any) -> bytes:
     [(-1, "failed"), (0, "pending"), (1, "sent"), (2, "delivered"), (3, "read"), (4, "played")],
 )
 def test_webjs_ack_level_is_the_true_whatsapp_web_js_ack(ack_level: int, status: str) -> None:
-    event = _one(webjs.parse(_webjs_status(ack_level=ack_level), NOW))
+    event = _one(webjs.parse(_webjs_status(ack_level=ack_level, to="5511999999999@c.us"), NOW))
     assert (event.message_id, event.status, event.provider) == (MSG, status, "webjs")
     assert event.idempotency_key == f"webjs:{MSG}:{status}:"
     assert (event.recipient, event.received_at) == ("5511999999999@c.us", NOW)
@@ -84,16 +99,41 @@ def test_webjs_ack_level_wins_over_the_shifted_string(
     )
 
 
-def test_webjs_event_names_time_and_id_spellings() -> None:
-    for name in ("message_delivered", "message_read"):
-        assert _one(webjs.parse(_webjs_status(name, ack_level=2), NOW)).status == "delivered"
-    timed = _one(webjs.parse(_webjs_status(ack_level=3, timestamp="2026-11-25T12:59:58.000Z"), NOW))
-    assert timed.occurred_at == datetime(2026, 11, 25, 12, 59, 58, tzinfo=UTC)
-    epoch = _one(webjs.parse(_webjs_status(ack_level=3, timestamp=1764075598), NOW))
-    assert epoch.occurred_at == datetime.fromtimestamp(1764075598, UTC)
+@pytest.mark.parametrize(
+    ("event", "status"), [("message_delivered", "delivered"), ("message_read", "read")]
+)
+def test_webjs_delivered_and_read_events_carry_no_level(event: str, status: str) -> None:
+    """Posted on ack 3 and 4 beside message_status_updated: a lower bound of the same ack."""
+    body = _webjs_status(event, recipient="5511999999999@c.us")
+    found = _one(webjs.parse(body, NOW))
+    assert (found.message_id, found.status, found.recipient) == (MSG, status, "5511999999999@c.us")
+
+
+def test_webjs_timestamp_is_the_messages_creation_not_the_ack() -> None:
+    for body in (
+        _webjs_status(ack_level=3, status="delivered"),
+        _webjs_status("message_read"),
+        _dumps({"event": "message_ack", "data": RAW_ACK}),
+    ):
+        event = _one(webjs.parse(body, NOW))
+        assert event.occurred_at is None  # the ack's time is when ingest received it
+        assert event.received_at == NOW
+        assert event.message_created_at == datetime.fromtimestamp(CREATED, UTC)
+    iso = _one(webjs.parse(_webjs_status(ack_level=3, timestamp="2026-11-25T12:59:58.000Z"), NOW))
+    assert iso.message_created_at == datetime(2026, 11, 25, 12, 59, 58, tzinfo=UTC)
+
+
+def test_webjs_id_spellings() -> None:
     camel = _dumps({"event": "message_read", "data": {"messageId": "m2", "ack_level": 3}})
     assert _one(webjs.parse(camel, NOW)).message_id == "m2"
-    assert webjs.parse(_dumps({"event": "qr", "data": {"qr": "2@abc"}}), NOW) == []
+
+
+@pytest.mark.parametrize("name", sorted(webjs.OTHER_EVENTS | {"something_new"}))
+def test_webjs_events_that_are_not_acks_are_ignored(name: str) -> None:
+    body = _dumps({"event": name, "data": {"workspace_id": 1, "message": {"id": "x", "ack": 3}}})
+    assert webjs.parse(body, NOW) == []
+    # even one that also holds a raw ack's keys: the event's name decides
+    assert webjs.parse(_dumps({"event": name, **RAW_ACK}), NOW) == []
 
 
 RAW_ACK = {

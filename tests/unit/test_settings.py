@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import dataclasses
+import re
 
 import pytest
 from aiokafka.partitioner import murmur2
@@ -8,21 +8,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract.partitioning import partition_for
-from contract.settings import Settings, SettingsError, sqlalchemy_url
+from contract.settings import DatabaseSettings, SettingsError, sqlalchemy_url
 from contract.topics import Topics
+from gateway.settings import GatewaySettings
+from ingest.settings import IngestSettings
+from sink.settings import SinkSettings
+from streams.settings import WorkerSettings
+from tickstream.deployment import Deployment
 
 
-def test_defaults_match_the_spec() -> None:
-    settings = Settings.from_env({})
-    assert settings.topic_partitions == 8
-    assert settings.window_seconds == 1.0
-    assert settings.ingest_port == 8090
-    assert settings.gateway_port == 8080
-    assert settings.public_channels is False
+def test_defaults_match_the_documented_ones() -> None:
+    deployment = Deployment.from_env({})
+    assert deployment.worker.topic_partitions == 8
+    assert deployment.worker.window_seconds == 1.0
+    assert deployment.ingest.ingest_port == 8090
+    assert deployment.gateway.gateway_port == 8080
+    assert deployment.gateway.public_channels is False
 
 
 def test_values_are_parsed_by_type() -> None:
-    settings = Settings.from_env(
+    settings = GatewaySettings.from_env(
         {"TOPIC_PARTITIONS": "3", "WINDOW_SECONDS": "0.5", "PUBLIC_CHANNELS": "true"}
     )
     assert (settings.topic_partitions, settings.window_seconds, settings.public_channels) == (
@@ -32,22 +37,52 @@ def test_values_are_parsed_by_type() -> None:
     )
 
 
+def test_an_empty_variable_counts_as_unset() -> None:
+    assert WorkerSettings.from_env({"TOPIC_PARTITIONS": "", "WORKER_PORT": ""}) == WorkerSettings()
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("TOPIC_PARTITIONS", "many", "TOPIC_PARTITIONS must be a int"),
-        ("PUBLIC_CHANNELS", "perhaps", "PUBLIC_CHANNELS must be true or false"),
-        ("WINDOW_SECONDS", "0", "WINDOW_SECONDS must be positive"),
+        ("TOPIC_PARTITIONS", "many", "TOPIC_PARTITIONS: Expected `int`"),
+        ("TOPIC_PARTITIONS", "0", "TOPIC_PARTITIONS: Expected `int` >= 1"),
+        ("PUBLIC_CHANNELS", "perhaps", "PUBLIC_CHANNELS: Expected `bool`"),
+        ("WINDOW_SECONDS", "0", "WINDOW_SECONDS: Expected `float` > 0"),
+        ("GATEWAY_PORT", "70000", "GATEWAY_PORT: Expected `int` <= 65535"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
-    with pytest.raises(SettingsError, match=message):
-        Settings.from_env({name: value})
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        GatewaySettings.from_env({name: value})
 
 
 def test_settings_are_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        Settings().topic_prefix = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        IngestSettings().topic_prefix = "x"  # type: ignore[misc]
+
+
+def test_each_service_reads_only_its_own_secrets() -> None:
+    """A compromised gateway holds no sender secrets, and ingest no token key."""
+    env = {"WEBJS_HMAC_SECRET": "w", "TOKEN_SECRET": "t", "DATABASE_URL": "postgresql://h/db"}
+    assert not hasattr(GatewaySettings.from_env(env), "webjs_hmac_secret")
+    assert not hasattr(IngestSettings.from_env(env), "token_secret")
+    assert not hasattr(IngestSettings.from_env(env), "database_url")
+    assert not hasattr(WorkerSettings.from_env(env), "database_url")
+    assert SinkSettings.from_env(env).database_url == "postgresql://h/db"
+
+
+def test_carrying_takes_the_shared_values_and_validates_changes() -> None:
+    common = DatabaseSettings(kafka_bootstrap="k:1", topic_prefix="p.", database_url="postgres://x")
+    sink = SinkSettings.carrying(common, sink_batch_records=7)
+    assert (sink.kafka_bootstrap, sink.topic_prefix, sink.database_url) == (
+        "k:1",
+        "p.",
+        common.database_url,
+    )
+    assert sink.sink_batch_records == 7
+    assert sink.replace(sink_batch_ms=5).sink_batch_ms == 5
+    with pytest.raises(SettingsError, match="SINK_BATCH_RECORDS"):
+        SinkSettings.carrying(common, sink_batch_records=0)
 
 
 def test_database_url_gets_the_psycopg_driver() -> None:

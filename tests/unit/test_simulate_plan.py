@@ -4,26 +4,32 @@ simulator's oracle speaks about the same events the pipeline receives."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from datetime import UTC, datetime
 
 from contract.events import AckEvent, Dispatch, Skip
-from contract.settings import Settings
-from ingest.providers import api
+from ingest.providers import api, webjs
 from ingest.webhooks import WEBHOOKS, Request
-from tickstream.simulate import PROVIDERS, Shape, make_plan, request_for
-from tickstream.workload import oracle
+from ingest.webjs_body import SNIFF_BYTES, ignorable_event
+from tickstream.deployment import Deployment
+from tickstream.simulator.oracle import oracle
+from tickstream.simulator.plan import Shape, make_plan
+from tickstream.simulator.sending import request_for
+from tickstream.simulator.webhooks import PROVIDERS
 
 START = datetime(2026, 11, 25, 12, tzinfo=UTC)
-SETTINGS = Settings(
-    ingest_api_token="api",
-    webjs_hmac_secret="webjs",
-    waha_hmac_key="waha",
-    evolution_token="evo",
-    meta_app_secret="meta",
-    twilio_auth_token="twilio",
-    public_base_url="http://127.0.0.1:8090",
+SETTINGS = Deployment.from_env(
+    {
+        "INGEST_API_TOKEN": "api",
+        "WEBJS_HMAC_SECRET": "webjs",
+        "WAHA_HMAC_KEY": "waha",
+        "EVOLUTION_TOKEN": "evo",
+        "META_APP_SECRET": "meta",
+        "TWILIO_AUTH_TOKEN": "twilio",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:8090",
+    }
 )
 
 
@@ -50,8 +56,10 @@ def test_every_body_authenticates_and_parses_to_the_planned_status() -> None:
             assert campaign.total_recipients == 300 and campaign.workspace_id == "7"
             continue
         hook = WEBHOOKS[post.kind]
-        url = SETTINGS.public_base_url + path
-        hook.authenticate(SETTINGS, Request(headers, post.body, url, now))  # raises if forged
+        url = SETTINGS.ingest.public_base_url + path
+        hook.authenticate(
+            SETTINGS.ingest, Request(headers, post.body, url, now)
+        )  # raises if forged
         for event in hook.parse(post.body, START):
             parsed[(event.message_id, event.status)] += 1
     assert set(PROVIDERS) <= set(kinds)  # every provider format is exercised
@@ -98,3 +106,40 @@ def test_same_seed_same_plan() -> None:
     one = make_plan(Shape(campaigns=1, recipients=50, seed=9), "1", "x", START)
     two = make_plan(Shape(campaigns=1, recipients=50, seed=9), "1", "x", START)
     assert one.posts == two.posts
+
+
+def test_the_node_service_posts_its_real_shapes() -> None:
+    """Every event kind of the whatsapp-web.js Node service, as it builds them: no ack level in
+    message_delivered / message_read, the creation time as their timestamp, and media answers
+    far beyond MAX_BODY_BYTES that ingest drops unread."""
+    p = make_plan(Shape(campaigns=2, recipients=400, seed=11), "7", "t", START)
+    webjs_posts = [post for post in p.posts if post.kind == "webjs"]
+    bodies = [json.loads(post.body) for post in webjs_posts]
+    assert {body["event"] for body in bodies} == webjs.OTHER_EVENTS - {"session_error"} | {
+        "message_status_updated",
+        "message_delivered",
+        "message_read",
+    }
+    for post, body in zip(webjs_posts, bodies, strict=True):
+        assert post.body.startswith(b'{"event":')  # the order ingest's sniffing relies on
+        verdict = ignorable_event(post.body[:SNIFF_BYTES])
+        assert verdict == ("" if body["event"] in webjs.ACK_EVENTS else body["event"])
+        assert post.acks == (body["event"] in webjs.ACK_EVENTS)
+        if body["event"] in ("message_delivered", "message_read"):
+            assert set(body["data"]) == {
+                "workspace_id",
+                "session_id",
+                "message_id",
+                "recipient",
+                "timestamp",
+            }
+    assert max(len(post.body) for post in webjs_posts) > 1_048_576
+    # each message's acks carry when it was created, never when the ack happened
+    created = {
+        body["data"]["message"]["id"]: body["data"]["message"]["timestamp"]
+        for body in bodies
+        if body["event"] == "message_sent"
+    }
+    for body in bodies:
+        if body["event"] in webjs.STATUS_EVENTS:
+            assert body["data"]["timestamp"] == created[body["data"]["message_id"]]

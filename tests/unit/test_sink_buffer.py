@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from contract.events import MessageStatus, MessageStatusBatch
+from sink.buffer import Buffer
 from sink.records import DeadLetter, Item, Origin
-from sink.service import Buffer
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 

@@ -1,4 +1,5 @@
-"""contract/status.py against the spec's §2 table: every provider value, the effective status."""
+"""contract/status.py against the status table of docs/contract.md: every provider value, the
+effective status."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from contract import status as s
 from contract.status import UnknownStatus
 
-# spec §2, row by row: canonical status -> each provider's values
+# docs/contract.md's status table, row by row: canonical status -> each provider's values
 SPEC = {
     "pending": {
         "webjs": [0],

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from contract.settings import Settings
 from streams.__main__ import worker_for
+from streams.settings import WorkerSettings
 from streams.worker import create_worker
 
 
@@ -18,7 +18,9 @@ def test_the_root_logger_keeps_the_configured_level(level: str) -> None:
     saved_level, saved_handlers = root.level, root.handlers[:]
     saved_streams = sys.stdout, sys.stderr  # the worker redirects them into the log
     try:
-        settings = Settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-", log_level=level)
+        settings = WorkerSettings(
+            kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-", log_level=level
+        )
         worker = worker_for(create_worker(settings), settings)
         worker._setup_logging()  # what starting the worker does first
         assert root.level == logging.getLevelName(level)

@@ -1,19 +1,22 @@
-"""The worker runs its own Faust consumer and producer (streams.faust_transport): the producer
-hands stage 1's buffered records over before every flush Faust relies on."""
+"""The worker runs its own Faust consumer, producer and recovery (streams.faust_transport): the
+producer hands stage 1's buffered records over before every flush Faust relies on, and the
+recovery leaves the active partitions' changelogs to the tables' stores."""
 
 from __future__ import annotations
 
 import faust
+from faust.types import TP
 
-from contract.settings import Settings
-from streams.faust_transport import WorkerConsumer, WorkerProducer
+from streams.faust_transport import WorkerConsumer, WorkerProducer, WorkerRecovery
+from streams.settings import WorkerSettings
 from streams.worker import create_worker
 
 
 async def test_the_worker_app_uses_both() -> None:
-    app = create_worker(Settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-"))
+    app = create_worker(WorkerSettings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-"))
     assert isinstance(app.producer, WorkerProducer)
     assert isinstance(app.consumer, WorkerConsumer)
+    assert isinstance(app.tables.recovery, WorkerRecovery)
 
 
 async def test_every_flush_runs_the_hook_first() -> None:
@@ -27,3 +30,13 @@ async def test_every_flush_runs_the_hook_first() -> None:
     await producer.flush()  # nothing started: only the hook and Faust's empty buffer
     await producer.flush()
     assert calls == ["drain", "drain"]
+
+
+async def test_faust_recovery_is_given_no_changelog_partition() -> None:
+    app = create_worker(WorkerSettings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-"))
+    recovery = app.tables.recovery
+    for table in app.tables.values():
+        topic = table.changelog_topic.get_topic_name()
+        recovery.add_active(table, TP(topic, 0))
+        recovery.add_standby(table, TP(topic, 1))
+    assert not recovery.active_tps and not recovery.standby_tps and not recovery.need_recovery()

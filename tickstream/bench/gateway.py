@@ -24,25 +24,22 @@ import json
 import os
 import resource
 import selectors
-import shutil
-import signal
 import socket
-import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import cast
 
 from tickstream.bench import stop_cleanly_on_sigterm
+from tickstream.bench.measure import cpu_seconds, percentiles, rss_mib
 
 CAMPAIGN = "bench-campaign"
 WORKSPACE = "bench"
+TOKEN_SECRET = "bench-" + "0" * 32  # the gateway refuses secrets under 32 bytes
 
 
 def raise_nofile() -> int:
@@ -181,26 +178,6 @@ def hold_clients(
 # --------------------------------------------------------------------------- orchestration
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used (/proc/<pid>/stat fields 14 and 15)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def push_latency_buckets(base: str) -> dict[str, float]:
     """The gateway's own push-latency histogram: ``le`` → frames written within it so far."""
     text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
@@ -228,33 +205,6 @@ def written_p99(before: dict[str, float], after: dict[str, float]) -> str:
         if total and after[le] - before.get(le, 0.0) >= 0.99 * total:
             return f"≤ {le} s"
     return "–"
-
-
-@contextlib.contextmanager
-def infrastructure() -> Iterator[tuple[str, str]]:
-    """``(bootstrap, database_url)``: the user's servers if given, else private ones."""
-    from tickstream.infra import KafkaBroker, PostgresCluster
-
-    bootstrap, database = os.environ.get("KAFKA_BOOTSTRAP"), os.environ.get("DATABASE_URL")
-    started: list[KafkaBroker | PostgresCluster] = []
-    tmp = Path(tempfile.mkdtemp(dir="/tmp", prefix="tickstream-bench-"))
-    tmp.chmod(0o755)
-    try:
-        if not bootstrap:
-            broker = KafkaBroker(tmp / "kafka")
-            broker.start()
-            started.append(broker)
-            bootstrap = broker.bootstrap
-        if not database:
-            cluster = PostgresCluster(tmp / "pg")
-            cluster.start()
-            started.append(cluster)
-            database = cluster.url()
-        yield bootstrap, database
-    finally:
-        for server in reversed(started):
-            server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def register_campaign(database: str) -> None:
@@ -305,16 +255,16 @@ def run(args: argparse.Namespace) -> int:
     from contract.topics import Topics
     from gateway.auth import issue_token
     from sink.migrate import upgrade
-    from tickstream.infra import free_port
+    from tickstream.infra.ports import free_port
+    from tickstream.infra.testbed import testbed
 
-    # SIGTERM (e.g. `timeout`) unwinds through the finally blocks: no server is left behind
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     limit = raise_nofile()
     print(
         f"RLIMIT_NOFILE {limit}; clients {args.clients}; rounds {args.rounds}; client process "
         f"at {args.clients_sched} CPU priority during the rounds; 127.0.0.1 only"
     )
-    with infrastructure() as (bootstrap, database):
+    with testbed("tickstream-bench-gateway-") as servers:
+        bootstrap, database = servers.kafka.address, sqlalchemy_url(servers.postgres.address)
         topics = Topics(prefix=f"bench{uuid.uuid4().hex[:6]}-", partitions=4)
         create_topics(bootstrap, topics.all())
         upgrade(database)
@@ -323,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
         env = dict(os.environ) | {
             "KAFKA_BOOTSTRAP": bootstrap, "DATABASE_URL": sqlalchemy_url(database),
             "TOPIC_PREFIX": topics.prefix, "TOPIC_PARTITIONS": "4", "GATEWAY_PORT": str(port),
-            "TOKEN_SECRET": "bench", "LOG_LEVEL": "WARNING", "BIND_HOST": "127.0.0.1",
+            "TOKEN_SECRET": TOKEN_SECRET, "LOG_LEVEL": "WARNING", "BIND_HOST": "127.0.0.1",
         }  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         gateway = subprocess.Popen([sys.executable, "-m", "gateway"], env=env)
@@ -338,11 +288,11 @@ def run(args: argparse.Namespace) -> int:
             produce = snapshot_producer(bootstrap, topics.campaign_stats)
             produce(0)
             time.sleep(1.0)
-            rss_idle = rss_mb(gateway.pid)
+            rss_idle = rss_mib(gateway.pid)
             hold = args.rounds * args.interval + 15
             clients = subprocess.Popen(
                 [sys.executable, "-m", "tickstream.bench.gateway", "--worker",
-                 "--port", str(port), "--token", issue_token("bench", WORKSPACE, 3600),
+                 "--port", str(port), "--token", issue_token(TOKEN_SECRET, WORKSPACE, 3600),
                  "--clients", str(args.clients), "--hold", str(hold),
                  "--clients-sched", args.clients_sched],
                 stdout=subprocess.PIPE, text=True,
@@ -351,8 +301,8 @@ def run(args: argparse.Namespace) -> int:
             ready = json.loads(clients.stdout.readline())
             print(
                 f"connected and subscribed {ready['ready']} clients in "
-                f"{ready['connect_seconds']:.1f}s; gateway RSS {rss_idle:.0f} MB idle, "
-                f"{rss_mb(gateway.pid):.0f} MB with clients"
+                f"{ready['connect_seconds']:.1f}s; gateway RSS {rss_idle:.0f} MiB idle, "
+                f"{rss_mib(gateway.pid):.0f} MiB with clients"
             )
             time.sleep(args.interval)
             idle_cpu = cpu_seconds(gateway.pid)
@@ -371,19 +321,20 @@ def run(args: argparse.Namespace) -> int:
                 got = [1000 * x for x in arrivals.get(str(seq), [])]
                 all_ms += got
                 if got:
+                    p50, p99 = percentiles(got, 0.5, 0.99)
                     print(
                         f"round {seq}: {len(got)}/{args.clients} clients, "
-                        f"first {min(got):.0f} ms, p50 {statistics.median(got):.0f} ms, "
-                        f"p99 {percentile(got, 0.99):.0f} ms, max {max(got):.0f} ms "
+                        f"first {min(got):.0f} ms, p50 {p50:.0f} ms, "
+                        f"p99 {p99:.0f} ms, max {max(got):.0f} ms "
                         f"(first → last {max(got) - min(got):.0f} ms); gateway wrote 99 % "
                         f"{written_p99(histograms[seq - 1], histograms[seq])} after consuming"
                     )
                 else:
                     print(f"round {seq}: no client received the snapshot")
             if all_ms:
+                p50, p99 = percentiles(all_ms, 0.5, 0.99)
                 print(
-                    f"all rounds: p50 {statistics.median(all_ms):.0f} ms, "
-                    f"p99 {percentile(all_ms, 0.99):.0f} ms (target ≤ 250 ms), "
+                    f"all rounds: p50 {p50:.0f} ms, p99 {p99:.0f} ms (target ≤ 250 ms), "
                     f"max {max(all_ms):.0f} ms"
                 )
             summary = push_latency_summary(histograms[-1])

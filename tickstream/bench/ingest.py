@@ -23,17 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import multiprocessing
 import os
 import re
-import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -41,14 +36,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 
 import uvloop
 
 from contract.admin import create_topics
 from contract.topics import Topics
 from tickstream.bench import stop_cleanly_on_sigterm
-from tickstream.infra import PROJECT_ROOT, KafkaBroker, free_port
+from tickstream.bench.measure import cpu_seconds, percentiles
+from tickstream.infra.ports import free_port
+from tickstream.infra.testbed import kafka_server, scratch_directory
+from tickstream.simulator.signing import waha_headers
+from tickstream.state_dir import PROJECT_ROOT
 
 API_TOKEN = "bench-token"
 WAHA_KEY = "bench-waha-key"
@@ -91,8 +89,9 @@ def webhook_requests(count: int) -> list[tuple[bytes, dict[str, str]]]:
                 "payload": {"id": f"true_5511{i:07d}@c.us_BENCH{i}", "ack": 2 + i % 2},
             }
         ).encode()
-        signature = hmac.new(WAHA_KEY.encode(), body, hashlib.sha512).hexdigest()
-        requests.append((body, {"X-Webhook-Hmac": signature, "Content-Type": "application/json"}))
+        requests.append(
+            (body, {**waha_headers(WAHA_KEY, body), "Content-Type": "application/json"})
+        )
     return requests
 
 
@@ -231,27 +230,6 @@ def run_clients(
 # --------------------------------------------------------------------------- the server
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def broker() -> Iterator[tuple[str, int | None]]:
-    """(bootstrap, pid of the broker when started here)."""
-    given = os.environ.get("KAFKA_BOOTSTRAP")
-    if given:
-        yield given, None
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as directory:
-        local = KafkaBroker(Path(directory))
-        local.start()
-        try:
-            yield local.bootstrap, local.pid()
-        finally:
-            local.stop()
-
-
 @contextmanager
 def ingest_process(bootstrap: str, partitions: int, cores: set[int]) -> Iterator[tuple[int, int]]:
     topics = Topics(prefix=f"bench{uuid.uuid4().hex[:6]}-", partitions=partitions)
@@ -306,8 +284,8 @@ class Probe:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as answer:
             sums = dict(_SUM_OR_COUNT.findall(answer.read().decode()))
         return [
-            _cpu_seconds(self.ingest_pid),
-            _cpu_seconds(self.broker_pid) if self.broker_pid else 0.0,
+            cpu_seconds(self.ingest_pid),
+            cpu_seconds(self.broker_pid) if self.broker_pid else 0.0,
             *(float(sums.get(name, 0)) for name in _HISTOGRAMS),
         ]
 
@@ -386,8 +364,6 @@ def main(argv: list[str] | None = None) -> int:
         "~30 s compiling (JIT), at up to a whole core",
     )
     args = parser.parse_args(argv)
-    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the broker started here is stopped
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ingest_cores, other_cores = _pin(args.pin)
     os.sched_setaffinity(0, other_cores)  # inherited by the broker and the load generators
     print(
@@ -395,13 +371,14 @@ def main(argv: list[str] | None = None) -> int:
         f"ingest on cores {sorted(ingest_cores)}, broker and load on {sorted(other_cores)}"
     )
     with (
-        broker() as (bootstrap, broker_pid),
-        ingest_process(bootstrap, args.partitions, ingest_cores) as (port, pid),
+        scratch_directory("tickstream-bench-ingest-") as scratch,
+        kafka_server(scratch / "kafka") as kafka,
+        ingest_process(kafka.address, args.partitions, ingest_cores) as (port, pid),
     ):
         # warm-up: the broker's JIT, connections, the producer, caches
         run_clients(port, "bulk", min(args.warmup, 3.0), 1, 8)
         run_clients(port, "webhook", args.warmup, 1, 32)
-        probe = Probe(port, pid, broker_pid)
+        probe = Probe(port, pid, kafka.pid)
         phase(
             probe,
             "bulk",
@@ -417,12 +394,11 @@ def main(argv: list[str] | None = None) -> int:
         for rate in args.rate:
             run = partial(run_clients, port, "latency", args.seconds, args.clients, 0, rate)
             result = phase(probe, f"at {rate:,.0f} req/s", "requests", run)
-            latencies = sorted(result.latencies)
-            if latencies:
-                p99 = latencies[int(len(latencies) * 0.99) - 1]
+            if result.latencies:
+                p50, p99 = percentiles(result.latencies, 0.5, 0.99)
                 print(
-                    f"{'':15} latency: p50 {statistics.median(latencies) * 1000:.1f} ms, "
-                    f"p99 {p99 * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms"
+                    f"{'':15} latency: p50 {p50 * 1000:.1f} ms, "
+                    f"p99 {p99 * 1000:.1f} ms, max {max(result.latencies) * 1000:.1f} ms"
                 )
     return 0
 

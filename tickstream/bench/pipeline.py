@@ -32,26 +32,27 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
 import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
-from contract.settings import Settings
+from contract.settings import sqlalchemy_url
 from gateway.auth import issue_token
 from tickstream.bench import stop_cleanly_on_sigterm
-from tickstream.devenv import DEV_SECRETS
-from tickstream.infra import LocalInfra, free_port
+from tickstream.bench.measure import percentiles
+from tickstream.deployment import Deployment
+from tickstream.infra.dev_secrets import dev_secrets
+from tickstream.infra.ports import free_port
+from tickstream.infra.postgres import libpq_url
+from tickstream.infra.testbed import testbed
 from tickstream.up import Stack
 
 WORKSPACE = "bench"
@@ -86,17 +87,6 @@ class Load:
                 ]
                 chunks.append((c, ids))
         return chunks
-
-
-def percentiles(values: Sequence[float]) -> tuple[float, float, float]:
-    if not values:
-        return (float("nan"),) * 3
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return at(0.50), at(0.95), at(0.99)
 
 
 def weighted(latencies: list[tuple[float, int]]) -> list[float]:
@@ -340,7 +330,7 @@ class Baseline:
     """The original design on the same PostgreSQL: a row per message, updated per ack."""
 
     def __init__(self, url: str, workers: int) -> None:
-        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+        self.url = libpq_url(url)
         self.workers = workers
         self.table = f"bench_messages_{secrets.token_hex(3)}"
 
@@ -439,44 +429,27 @@ class Baseline:
 # --------------------------------------------------------------------------- the run
 
 
-@contextlib.contextmanager
-def infrastructure() -> Iterator[dict[str, str]]:
-    """The user's servers when both variables are set, else a private broker and cluster."""
-    if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("DATABASE_URL"):
-        yield {}
-        return
-    state = Path(tempfile.mkdtemp(prefix="tickstream-bench-", dir="/tmp"))
-    state.chmod(0o755)  # PostgreSQL runs as user postgres when we are root
-    infra = LocalInfra(state)
-    try:
-        infra.up()
-        yield infra.read_env()
-    finally:
-        infra.down()
-        shutil.rmtree(state, ignore_errors=True)
-
-
-async def measure(args: argparse.Namespace, settings: Settings) -> None:
+async def measure(args: argparse.Namespace, settings: Deployment) -> None:
     run_id = secrets.token_hex(3)
     # 10 campaigns a phase: `rate` acks/s for `seconds`, then max-rate × seconds acks at once
     latency_load = Load(f"lat{run_id}", 10, max(1, int(args.rate * args.seconds / 10)))
     max_load = Load(f"max{run_id}", 10, max(1, int(args.max_rate * args.seconds / 10)))
-    token = issue_token(settings.token_secret, WORKSPACE, ttl_seconds=3600)
+    token = issue_token(settings.gateway.token_secret, WORKSPACE, ttl_seconds=3600)
     watcher = Watcher()
-    ws_url = f"ws://127.0.0.1:{settings.gateway_port}/ws?token={token}"
+    ws_url = f"ws://127.0.0.1:{settings.gateway.gateway_port}/ws?token={token}"
     watching = asyncio.create_task(watcher.run(ws_url))
     ports = {
-        "ingest": settings.ingest_port,
-        "worker": settings.worker_port,
-        "sink": settings.sink_port,
-        "gateway": settings.gateway_port,
+        "ingest": settings.ingest.ingest_port,
+        "worker": settings.worker.worker_port,
+        "sink": settings.sink.sink_port,
+        "gateway": settings.gateway.gateway_port,
     }
     timeout = aiohttp.ClientTimeout(total=60)
     connector = aiohttp.TCPConnector(limit=64)
-    base = f"http://127.0.0.1:{settings.ingest_port}"
+    base = f"http://127.0.0.1:{settings.ingest.ingest_port}"
     out: list[str] = []
     async with aiohttp.ClientSession(base, timeout=timeout, connector=connector) as session:
-        ingest = Ingest(session, settings.ingest_api_token)
+        ingest = Ingest(session, settings.ingest.ingest_api_token)
         await asyncio.sleep(1.0)  # the WebSocket subscribes
         print(f"dispatching {latency_load.total + max_load.total:,} messages…", file=sys.stderr)
         for load in (latency_load, max_load):
@@ -515,7 +488,7 @@ async def measure(args: argparse.Namespace, settings: Settings) -> None:
         complete = await watcher.wait(latency_load, dispatched=False, within=120)
         after = {name: scrape(port) for name, port in ports.items()}
         seen = {c: watcher.seen[latency_load.campaign(c)] for c in range(latency_load.campaigns)}
-        lat = percentiles(weighted(count_latencies(accepted, seen)))
+        lat = percentiles(weighted(count_latencies(accepted, seen)), 0.5, 0.95, 0.99)
         out.append(
             f"  offered {args.rate:,.0f} acks/s for {args.seconds:.0f}s in requests of "
             f"{args.batch}: ingest accepted "
@@ -525,16 +498,18 @@ async def measure(args: argparse.Namespace, settings: Settings) -> None:
         out.append(
             f"  end-to-end latency (ingest 2xx → snapshot on /ws): p50 {lat[0]:.3f}s  "
             f"p95 {lat[1]:.3f}s  p99 {lat[2]:.3f}s   "
-            f"target p95 ≤ {settings.window_seconds + 0.5:.1f}s"
+            f"target p95 ≤ {settings.ingest.window_seconds + 0.5:.1f}s"
         )
         out.append("  per stage during the latency phase:")
         out += stage_means(before, after)
         arrivals = percentiles(
-            [
+            (
                 t
                 for c in range(latency_load.campaigns)
                 for t in watcher.after_window[latency_load.campaign(c)]
-            ]
+            ),
+            0.5,
+            0.95,
         )
         out.append(
             f"    {'window end → snapshot on /ws':40} p50 {arrivals[0] * 1000:.0f} ms, "
@@ -545,12 +520,12 @@ async def measure(args: argparse.Namespace, settings: Settings) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await watching
 
-    baseline = Baseline(settings.database_url, args.baseline_workers)
+    baseline = Baseline(settings.sink.database_url, args.baseline_workers)
     baseline.create([latency_load, max_load])
     try:
         print("baseline: the same acks at the same rate…", file=sys.stderr)
         applied, took, latencies = await baseline.run(latency_load, args.rate, args.seconds * 6)
-        base_lat = percentiles(latencies)
+        base_lat = percentiles(latencies, 0.5, 0.95, 0.99)
         print("baseline: as fast as possible…", file=sys.stderr)
         max_applied, max_took, _ = await baseline.run(max_load, 0, args.seconds)
     finally:
@@ -558,8 +533,9 @@ async def measure(args: argparse.Namespace, settings: Settings) -> None:
     baseline_rate = max_applied / max(1e-9, max_took)
     report = [
         "",
-        f"tickstream bench — window {settings.window_seconds}s, {settings.topic_partitions} "
-        f"partitions, {os.cpu_count()} cores (shared with other work: load average "
+        f"tickstream bench — window {settings.worker.window_seconds}s, "
+        f"{settings.worker.topic_partitions} partitions, {os.cpu_count()} cores "
+        "(shared with other work: load average "
         f"{os.getloadavg()[0]:.1f}); figures are noisy",
         "pipeline: ingest → Kafka → worker → gateway /ws (sink writing PostgreSQL alongside)",
         *out,
@@ -584,12 +560,14 @@ def run(args: argparse.Namespace) -> int:
     from contract.topics import Topics
     from sink.migrate import upgrade
 
-    with (
-        infrastructure() as infra_env,
-        tempfile.TemporaryDirectory(prefix="tickstream-bench-") as work,
-    ):
-        env = {**os.environ, **infra_env}
-        env.update({name: secrets.token_urlsafe(16) for name in DEV_SECRETS})
+    with testbed("tickstream-bench-") as servers:
+        work = servers.directory
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": servers.kafka.address,
+            "DATABASE_URL": sqlalchemy_url(servers.postgres.address),
+        }
+        env.update(dev_secrets(work, {}))  # new ones, as a fresh `tickstream up` makes them
         ingest_port = free_port()
         env.update(
             TOPIC_PREFIX=f"bench{secrets.token_hex(3)}-",
@@ -598,14 +576,14 @@ def run(args: argparse.Namespace) -> int:
             SINK_PORT=str(free_port()),
             WORKER_PORT=str(free_port()),
             PUBLIC_BASE_URL=f"http://127.0.0.1:{ingest_port}",
-            WORKER_DATA_DIR=str(Path(work) / "worker"),
+            WORKER_DATA_DIR=str(work / "worker"),
             BIND_HOST="127.0.0.1",
             LOG_LEVEL="WARNING",
         )
-        settings = Settings.from_env(env)
-        create_topics(settings.kafka_bootstrap, Topics.from_settings(settings).all())
-        upgrade(settings.database_url)
-        stack = Stack.services(env, Path(work) / "logs")
+        settings = Deployment.from_env(env)
+        create_topics(settings.ingest.kafka_bootstrap, Topics.from_settings(settings.worker).all())
+        upgrade(settings.sink.database_url)
+        stack = Stack.services(env, work / "logs")
         stack.start()
         try:
             stack.wait_healthy(180)
@@ -630,12 +608,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--baseline-workers", type=int, default=4, help="the baseline's queue workers"
     )
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    bench = sub.add_parser("bench", help="end-to-end benchmark against the original design")
-    add_arguments(bench)
-    bench.set_defaults(func=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

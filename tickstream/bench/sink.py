@@ -15,32 +15,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
 from confluent_kafka import Producer
 
 from contract.admin import create_topics
 from contract.events import MessageStatus, MessageStatusBatch, Snapshot, Statistics, WindowCounts
 from contract.events import encode as encode_record
-from contract.settings import Settings, sqlalchemy_url
 from contract.status import effective_status
 from contract.topics import Topics
 from sink.migrate import upgrade
 from sink.records import Item, Origin
 from sink.service import Sink
+from sink.settings import SinkSettings
 from sink.store import write_batch
 from tickstream.bench import stop_cleanly_on_sigterm
-from tickstream.infra import KafkaBroker, PostgresCluster
+from tickstream.infra.testbed import fresh_database, testbed
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 STATUSES_PER_RECORD = 100  # the worker packs a partition's status changes into one record
@@ -151,7 +146,7 @@ def time_store(url: str, items: list[Item], batch_rows: int) -> float:
     return seconds
 
 
-def time_sink(settings: Settings, group: str, records: int) -> tuple[float, float]:
+def time_sink(settings: SinkSettings, group: str, records: int) -> tuple[float, float]:
     """Seconds the real sink loop takes from its first record until it has written and committed
     all ``records`` (watched through its own metrics, so that watching costs nothing), and the
     rows it upserted (fewer than the records when a batch held several of one message)."""
@@ -188,40 +183,11 @@ def total(sink: Sink, name: str) -> float:
 
 
 @contextlib.contextmanager
-def infrastructure() -> Iterator[tuple[str, str]]:
-    """(bootstrap, admin libpq URL): the user's servers, or private ones started and stopped."""
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP", "")
-    database = os.environ.get("DATABASE_URL", "")
-    base = Path(tempfile.mkdtemp(dir="/tmp", prefix="tickstream-bench-sink-"))
-    base.chmod(0o755)
-    broker = KafkaBroker(base / "kafka")
-    cluster = PostgresCluster(base / "postgres")
-    try:
-        if not bootstrap:
-            broker.start()
-            bootstrap = broker.bootstrap
-        if not database:
-            cluster.start()
-            database = cluster.url()
-        yield bootstrap, sqlalchemy_url(database).replace("postgresql+psycopg://", "postgresql://")
-    finally:
-        broker.stop()
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    name = f"tickstream_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = sqlalchemy_url(f"{admin_url.rpartition('/')[0]}/{name}")
-    upgrade(url)
-    try:
+def migrated_database(admin_url: str) -> Iterator[str]:
+    """A database of its own with the newest schema, for one workload."""
+    with fresh_database(admin_url, f"tickstream_bench_{uuid.uuid4().hex[:8]}") as url:
+        upgrade(url)
         yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def end_to_end(
@@ -231,9 +197,8 @@ def end_to_end(
     topics = Topics(prefix=f"bench-{uuid.uuid4().hex[:8]}-", partitions=8)
     create_topics(bootstrap, topics.all())
     produce(bootstrap, getattr(topics, topic), values)
-    with fresh_database(admin_url) as url:
-        settings = replace(
-            Settings(),
+    with migrated_database(admin_url) as url:
+        settings = SinkSettings(
             kafka_bootstrap=bootstrap,
             database_url=url,
             topic_prefix=topics.prefix,
@@ -252,7 +217,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--snapshots", type=int, default=20_000)
-    parser.add_argument("--batch-rows", type=int, default=Settings().sink_batch_records)
+    parser.add_argument("--batch-rows", type=int, default=SinkSettings().sink_batch_records)
     args = parser.parse_args()
 
     statuses = campaign_statuses(args.messages, prefix="m")
@@ -270,9 +235,10 @@ def main() -> int:
         f"{STATUSES_PER_RECORD} per Kafka record), {len(snaps):,} snapshots, "
         f"batches of {args.batch_rows:,} rows, {os.cpu_count()} CPUs"
     )
-    with infrastructure() as (bootstrap, admin_url):
+    with testbed("tickstream-bench-sink-") as servers:
+        bootstrap, admin_url = servers.kafka.address, servers.postgres.address
         print("write path alone (write_batch, no Kafka):")
-        with fresh_database(admin_url) as url:
+        with migrated_database(admin_url) as url:
             seconds = time_store(url, status_items, args.batch_rows)
             report("message-status records (insert + 2 updates)", len(statuses), seconds, "rows")
             seconds = time_store(url, snapshot_items, args.batch_rows)

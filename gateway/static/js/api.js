@@ -58,7 +58,7 @@ export class Api {
         headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json" },
         cache: "no-store",
       });
-    } catch (error) {
+    } catch {
       throw new ApiError(0, "The gateway cannot be reached.");
     }
     if (!response.ok) {

@@ -111,6 +111,11 @@ export class SeriesCharts {
       chart.update("none");
     }
   }
+
+  destroy() {
+    this.window.destroy();
+    this.cumulative.destroy();
+  }
 }
 
 // Time-to-deliver and time-to-read as two histograms on one set of buckets.
@@ -135,5 +140,9 @@ export class LatencyChart {
     this.chart.data.datasets[0].data = distributions.deliver.counts;
     this.chart.data.datasets[1].data = distributions.read.counts;
     this.chart.update("none");
+  }
+
+  destroy() {
+    this.chart.destroy();
   }
 }

@@ -1,4 +1,7 @@
-// A tiny element builder and the page-wide toasts; text always goes in as text, never as HTML.
+// A tiny element builder, the page-wide toasts and the pieces several panels share (status icon
+// and badge, timestamp); text always goes in as text, never as HTML.
+
+import { formatDateTime } from "./format.js";
 
 export function h(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
@@ -46,11 +49,21 @@ export function toast(message, { kind = "info", timeout = 6000 } = {}) {
   return item;
 }
 
+// Hidden from screen readers: the word next to the icon is what they read.
+export function statusIcon(icon) {
+  return h("span", { class: "status-icon", "aria-hidden": "true" }, icon);
+}
+
 export function statusBadge(meta, status) {
   return h(
     "span",
     { class: `status status-${status}`, title: meta.description },
-    h("span", { class: "status-icon", "aria-hidden": "true" }, meta.icon),
+    statusIcon(meta.icon),
     h("span", { class: "status-text" }, meta.label),
   );
+}
+
+// Shown short; the exact value stays in the title (hover) and datetime (screen readers).
+export function timeOf(value) {
+  return h("time", { datetime: value, title: value }, formatDateTime(value));
 }

@@ -15,7 +15,12 @@ export function formatPercent(value) {
   return `${percentFormat.format(Number(value) || 0)}%`;
 }
 
-// Status is never told by colour alone: each one has an icon and a word (issue 7).
+// `part` as a percentage of `whole`, to one decimal.
+export function formatShare(part, whole) {
+  return formatPercent(((part / whole) * 100).toFixed(1));
+}
+
+// Status is never told by colour alone: each one has an icon and a word (docs/dashboard.md).
 export const STATUSES = {
   pending: { icon: "◷", label: "pending", description: "not yet sent" },
   sent: { icon: "✓", label: "sent", description: "reached WhatsApp's server" },
@@ -71,7 +76,7 @@ export function formatDuration(seconds) {
 }
 
 // Where a campaign stands, from its statistics; `done` once the worker stamped completed_at
-// (snapshots before issue 9 have none: then once nothing is pending any more).
+// (snapshots written before the funnel fields existed have none: then once nothing is pending).
 export function progress(stats) {
   const total = Math.max(0, Number(stats?.total_message_count) || 0);
   const sent = Number(stats?.total_sent_count) || 0;
@@ -95,6 +100,13 @@ export function progress(stats) {
     },
     done: Boolean(stats?.completed_at) || (total > 0 && pending === 0),
   };
+}
+
+// The phase badge of a campaign (list cards and campaign page), from its statistics and progress().
+export function phase(stats, p) {
+  if (!stats) return { key: "waiting", text: "Waiting for data" };
+  if (p.done) return { key: "done", text: "Completed" };
+  return { key: "running", text: "Sending" };
 }
 
 // The funnel audience → attempted → sent → delivered → read, and who fell out where: an audience

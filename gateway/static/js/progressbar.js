@@ -26,9 +26,13 @@ export class ProgressBar {
   update(stats) {
     const p = progress(stats);
     for (const part of PARTS) this.parts[part].style.width = `${p.segments[part]}%`;
-    const processed = Math.min(100, p.processedPercent);
-    this.element.setAttribute("aria-valuenow", processed.toFixed(1));
-    this.element.setAttribute("aria-valuetext", `${formatPercent(processed.toFixed(1))} processed`);
+    this.element.setAttribute("aria-valuenow", Math.min(100, p.processedPercent).toFixed(1));
+    this.element.setAttribute("aria-valuetext", `${processedText(p)} processed`);
     return p;
   }
+}
+
+// The processed share as the bar and its captions show it (capped: rounding may pass 100).
+export function processedText(p) {
+  return formatPercent(Math.min(100, p.processedPercent).toFixed(1));
 }

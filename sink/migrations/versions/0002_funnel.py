@@ -1,4 +1,5 @@
-"""The campaign funnel (issue 9): skip counts, queued vs awaiting update, start and completion.
+"""The campaign funnel (docs/contract.md): skip counts, queued vs awaiting update, start and
+completion.
 
 Revision ID: 0002
 Revises: 0001

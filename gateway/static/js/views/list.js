@@ -1,14 +1,8 @@
 // The workspace's campaigns, each with a live progress bar.
 
-import { h, setText } from "../dom.js";
-import { formatCount, formatDateTime, formatPercent, statusMeta } from "../format.js";
-import { ProgressBar } from "../progressbar.js";
-
-function phase(stats, p) {
-  if (!stats) return { key: "waiting", text: "Waiting for data" };
-  if (p.done) return { key: "done", text: "Completed" };
-  return { key: "running", text: "Sending" };
-}
+import { h, setText, statusIcon } from "../dom.js";
+import { formatCount, formatDateTime, phase, statusMeta } from "../format.js";
+import { ProgressBar, processedText } from "../progressbar.js";
 
 class CampaignCard {
   constructor(campaign) {
@@ -23,7 +17,7 @@ class CampaignCard {
       return h(
         "li",
         { class: `mini mini-${status}` },
-        h("span", { class: "status-icon", "aria-hidden": "true" }, meta.icon),
+        statusIcon(meta.icon),
         this.counts[key],
         ` ${meta.label}`,
       );
@@ -63,7 +57,7 @@ class CampaignCard {
     const ph = phase(stats, p);
     this.phase.className = `phase phase-${ph.key}`;
     setText(this.phase, ph.text, { flash: false });
-    setText(this.percent, formatPercent(Math.min(100, p.processedPercent).toFixed(1)), { flash: false });
+    setText(this.percent, processedText(p), { flash: false });
     setText(this.counts.sent, formatCount(stats?.total_sent_count));
     setText(this.counts.delivered, formatCount(stats?.total_delivered_count));
     setText(this.counts.read, formatCount(stats?.total_read_count));

@@ -1,0 +1,31 @@
+"""Workers on one host each take their own state slot, and a restarted one finds its old one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from streams.state_dir import claim_slot
+
+HOLD = "import sys, time; from streams.state_dir import claim_slot; "
+HOLD += "print(claim_slot(__import__('pathlib').Path(sys.argv[1])), flush=True); time.sleep(60)"
+
+
+def test_two_workers_never_share_a_slot(tmp_path: Path) -> None:
+    first, second = claim_slot(tmp_path), claim_slot(tmp_path)
+    assert first != second and first.parent == second.parent == tmp_path
+
+
+def test_the_slot_of_a_killed_worker_is_free_again(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    held = Path(holder.stdout.readline().strip())
+    assert claim_slot(tmp_path) != held  # taken while the holder lives
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert claim_slot(tmp_path) == held
