@@ -10,8 +10,8 @@ KAFKA_STAMP := $(KAFKA_LIBS)/.fetched
 NODE_STAMP := tests/node/node_modules/.installed
 DASHBOARD_VENDOR := gateway/static/vendor/chart.umd.js
 
-.PHONY: run test test-unit lint lint-js typecheck node-test pytest deps run-deps kafka-jars postgres-server \
-	chromium node-deps dashboard clean
+.PHONY: run test test-unit constraints lint lint-js typecheck node-test pytest deps run-deps kafka-jars postgres-server \
+	chromium node-deps dashboard schemas clean
 
 run: run-deps
 	$(VENV)/bin/tickstream up
@@ -28,15 +28,26 @@ run-deps: $(RUN_STAMP) $(KAFKA_STAMP) postgres-server dashboard
 
 deps: run-deps $(STAMP) chromium node-deps
 
-$(RUN_STAMP): pyproject.toml
+# Every install takes the versions in constraints.txt, the ones the tests last passed with.
+$(RUN_STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -c constraints.txt -e .
 	touch $@
 
 $(STAMP): $(RUN_STAMP)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
+
+# After changing a dependency in pyproject.toml: install it, run `make test`, then record the
+# versions it passed with.
+constraints: $(STAMP)
+	{ echo "# The versions \`make\` installs (make constraints writes this file; see the Makefile)."; \
+	  $(PY) -m pip freeze --exclude-editable; } > constraints.txt
+
+# The JSON Schemas of the public topics, generated from contract/events.py (docs/topics.md).
+schemas: $(RUN_STAMP)
+	$(PY) -m contract.topic_schemas docs/schemas
 
 kafka-jars: $(KAFKA_STAMP)
 

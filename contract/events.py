@@ -257,7 +257,9 @@ class MessageStatusBatch(_Record, frozen=True):
 class IngestDeadLetter(_Record, frozen=True):
     """A request ingest authenticated but could not understand, kept whole for a later replay.
 
-    ``body_base64`` is the raw body exactly as received; ``headers`` exclude credentials.
+    ``body_base64`` is the raw body exactly as received, or only its first bytes when the whole
+    would not fit in one Kafka message: ``body_size`` is the length of the body received
+    (docs/ingest.md, "Hardening"). ``headers`` exclude credentials.
     """
 
     endpoint: str
@@ -267,6 +269,7 @@ class IngestDeadLetter(_Record, frozen=True):
     received_at: AwareDatetime
     body_base64: str
     headers: dict[str, str] = {}
+    body_size: Count = 0
     v: int = SCHEMA_VERSION
 
 

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Self, TypeVar
 
 import msgspec
 
+from contract.logs import LogFormat
+
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
@@ -32,6 +34,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True):
     topic_partitions: Annotated[int, msgspec.Meta(ge=1)] = 8
     bind_host: str = "127.0.0.1"
     log_level: str = "INFO"
+    log_format: LogFormat = "text"  # "json": one object per line (contract/logs.py)
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 1_048_576
     window_seconds: Positive = 1.0  # the snapshots' time grain, which the gateway's series use too
 

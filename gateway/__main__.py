@@ -7,6 +7,7 @@ import resource
 
 from aiohttp import web
 
+from contract.logs import configure_logging
 from contract.settings import SettingsError
 from gateway.access_log import PathOnlyAccessLogger
 from gateway.app import create_app
@@ -23,10 +24,7 @@ def raise_open_files_limit() -> int:
 
 def main() -> int:
     settings = GatewaySettings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging("gateway", settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
     except SettingsError as exc:

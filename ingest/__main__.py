@@ -8,16 +8,14 @@ import logging
 import uvloop
 from aiohttp import web
 
+from contract.logs import configure_logging
 from ingest.app import create_app
 from ingest.settings import IngestSettings
 
 
 def main() -> int:
     settings = IngestSettings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging("ingest", settings.log_level, settings.log_format)
     log = logging.getLogger("ingest")
     if not settings.kafka_bootstrap:
         log.error("KAFKA_BOOTSTRAP is not set")

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
@@ -36,6 +37,22 @@ def _hex_hmac(secret: str, digest: str, message: bytes) -> str:
     return hmac.digest(secret.encode(), message, digest).hex()
 
 
+def credential(headers: Mapping[str, str], name: str) -> str | None:
+    """The header ``name`` (None when absent), refused unless it is UTF-8.
+
+    aiohttp keeps the bytes of a header that is not UTF-8 as surrogate escapes, which
+    ``str.encode`` refuses; no credential holds such bytes, so the request is unauthenticated
+    (401), not a crash. Every credential header is read through here.
+    """
+    value = headers.get(name)
+    if value is not None and not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise AuthError(f"{name} header is not UTF-8") from None
+    return value
+
+
 def _same(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
 
@@ -47,14 +64,15 @@ def require(secret: str, setting: str) -> str:
     return secret
 
 
-def check_bearer(expected: str, authorization: str | None) -> None:
+def check_bearer(expected: str, headers: Mapping[str, str]) -> None:
     """``Authorization: Bearer <token>`` of ``/v1/*``."""
-    token = bearer_token(authorization)
+    token = bearer_token(headers)
     if not hmac.compare_digest(expected.encode(), token.encode()):
         raise AuthError("wrong bearer token")
 
 
-def bearer_token(authorization: str | None) -> str:
+def bearer_token(headers: Mapping[str, str]) -> str:
+    authorization = credential(headers, "Authorization")
     if not authorization:
         raise AuthError("missing Authorization: Bearer header")
     scheme, _, token = authorization.strip().partition(" ")
@@ -83,8 +101,8 @@ class WebjsSignature:
     """
 
     def __init__(self, secret: str, headers: Mapping[str, str], now: float) -> None:
-        raw_ts = headers.get("X-Timestamp")
-        signature = headers.get("X-HMAC-Signature")
+        raw_ts = credential(headers, "X-Timestamp")
+        signature = credential(headers, "X-HMAC-Signature")
         if not raw_ts or not signature:
             raise AuthError("missing X-Timestamp or X-HMAC-Signature header")
         if abs(now - parse_timestamp(raw_ts)) > WEBJS_MAX_SKEW_SECONDS:
@@ -109,10 +127,10 @@ def check_webjs(secret: str, headers: Mapping[str, str], body: bytes, now: float
 
 def check_waha(secret: str, headers: Mapping[str, str], body: bytes) -> None:
     """hex HMAC-SHA512(key, raw body) in ``X-Webhook-Hmac``."""
-    signature = headers.get("X-Webhook-Hmac")
+    signature = credential(headers, "X-Webhook-Hmac")
     if not signature:
         raise AuthError("missing X-Webhook-Hmac header")
-    algorithm = headers.get("X-Webhook-Hmac-Algorithm", "sha512").strip().lower()
+    algorithm = (credential(headers, "X-Webhook-Hmac-Algorithm") or "sha512").strip().lower()
     if algorithm != "sha512":
         raise AuthError(f"unsupported X-Webhook-Hmac-Algorithm {algorithm!r} (expected sha512)")
     if not _same(_hex_hmac(secret, "sha512", body), signature):
@@ -121,7 +139,7 @@ def check_waha(secret: str, headers: Mapping[str, str], body: bytes) -> None:
 
 def check_meta(secret: str, headers: Mapping[str, str], body: bytes) -> None:
     """``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>``."""
-    header = headers.get("X-Hub-Signature-256")
+    header = credential(headers, "X-Hub-Signature-256")
     if not header:
         raise AuthError("missing X-Hub-Signature-256 header")
     scheme, _, signature = header.partition("=")
@@ -140,7 +158,7 @@ def twilio_signature(token: str, url: str, params: list[tuple[str, str]]) -> str
 
 def check_twilio(token: str, headers: Mapping[str, str], body: bytes, url: str) -> None:
     """``X-Twilio-Signature`` over ``PUBLIC_BASE_URL`` + path (+ query) and the form."""
-    given = headers.get("X-Twilio-Signature")
+    given = credential(headers, "X-Twilio-Signature")
     if not given:
         raise AuthError("missing X-Twilio-Signature header")
     params = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
@@ -151,7 +169,7 @@ def check_twilio(token: str, headers: Mapping[str, str], body: bytes, url: str) 
 
 def check_evolution(token: str, headers: Mapping[str, str], now: float) -> None:
     """``Authorization: Bearer <EVOLUTION_TOKEN>``, or a Bearer JWT (HS256) signed with it."""
-    given = bearer_token(headers.get("Authorization"))
+    given = bearer_token(headers)
     if hmac.compare_digest(token.encode(), given.encode()):
         return
     if given.count(".") != 2:
@@ -167,12 +185,15 @@ def _b64url(part: str) -> bytes:
 
 
 def check_hs256_jwt(key: str, token: str, now: float) -> dict[str, object]:
-    """Verify an HS256 JWT's signature, ``exp`` and ``nbf``; return its claims."""
+    """Verify an HS256 JWT's signature, ``exp`` and ``nbf``; return its claims.
+
+    ``exp`` is required: a token without one, leaked once, would open the endpoint forever.
+    """
     header_b64, payload_b64, signature_b64 = token.split(".")
     try:
         header = json.loads(_b64url(header_b64))
         claims = json.loads(_b64url(payload_b64))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise AuthError("JWT header or payload is not JSON") from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":
         raise AuthError("JWT algorithm must be HS256")
@@ -181,9 +202,28 @@ def check_hs256_jwt(key: str, token: str, now: float) -> dict[str, object]:
         raise AuthError("JWT signature does not match")
     if not isinstance(claims, dict):
         raise AuthError("JWT payload is not an object")
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if isinstance(exp, int | float) and now > exp + JWT_LEEWAY_SECONDS:
+    exp, nbf = _time_claim(claims, "exp"), _time_claim(claims, "nbf")
+    if exp is None:
+        raise AuthError("JWT has no exp (expiry time)")
+    if now > exp + JWT_LEEWAY_SECONDS:
         raise AuthError("JWT has expired")
-    if isinstance(nbf, int | float) and now < nbf - JWT_LEEWAY_SECONDS:
+    if nbf is not None and now < nbf - JWT_LEEWAY_SECONDS:
         raise AuthError("JWT is not valid yet")
     return claims
+
+
+def _time_claim(claims: dict[str, object], name: str) -> float | None:
+    """A NumericDate claim; None when absent. Python's JSON reader takes ``Infinity`` and
+    ``NaN``, with which no comparison would ever say "expired": refused like any non-number."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AuthError(f"JWT {name} is not a number")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond any float
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise AuthError(f"JWT {name} is not a finite number")
+    return seconds

@@ -30,10 +30,8 @@ from functools import partial
 
 from contract.events import EventBatch, MessageEvent, encode
 from contract.partitioning import partition_for, partitions_for
+from ingest.limits import MAX_RECORD_BYTES
 from ingest.producer import KafkaProducer, Unavailable
-
-# Kafka's default largest record is 1 MB; stay below it with room for the record overhead.
-MAX_RECORD_BYTES = 900_000
 
 
 def pack(
@@ -42,7 +40,8 @@ def pack(
     """``(key, value)`` records: ``EventBatch`` values holding ``events`` in order, each at most
     ``max_bytes``, keyed by the message id of their first event.
 
-    A batch too big is halved until it fits (one event always fits: its fields are bounded).
+    A batch too big is halved until it fits (one event always fits: every text that reaches an
+    event is bounded, ``ingest/limits.py``).
     """
     value = encode(EventBatch(events=list(events)))
     if len(value) <= max_bytes or len(events) == 1:

@@ -171,14 +171,14 @@ def _is_ndjson(request: web.Request) -> bool:
 async def _sender(request: web.Request) -> tuple[Ingest, Scope]:
     """Who writes: a sender key (one workspace), else the global ``INGEST_API_TOKEN``."""
     ingest = request.app[INGEST]
-    header = request.headers.get("Authorization")
+    headers = request.headers
     try:
-        token = auth.bearer_token(header)
+        token = auth.bearer_token(headers)
     except auth.AuthError:
         token = ""
     if sender_keys.is_sender_key(token):
         return ingest, await _key_scope(ingest, token)
-    auth.check_bearer(auth.require(ingest.settings.ingest_api_token, "INGEST_API_TOKEN"), header)
+    auth.check_bearer(auth.require(ingest.settings.ingest_api_token, "INGEST_API_TOKEN"), headers)
     return ingest, TRUSTED
 
 

@@ -12,6 +12,7 @@ import msgspec
 
 from contract.events import AckEvent, idempotency_key
 from contract.status import StatusName, UnknownStatus
+from ingest.limits import MAX_DISPLAY_CHARS, MAX_REASON_CHARS, MAX_SHORT_CHARS, clip
 
 T = TypeVar("T")
 
@@ -22,30 +23,53 @@ class BadInput(Exception):
     """An authenticated body that cannot be understood: 400 (not JSON) or 422 (wrong content).
 
     ``field`` is a JSON path (``$.entry[0].changes[0].value.statuses[1].status``) or ``$``.
+    Both are cut to ``MAX_REASON_CHARS``: a reason may quote the value it refuses (an unknown
+    status), and the value may be a megabyte long.
     """
 
     def __init__(self, reason: str, field: str = "$", status: int = 422) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.field = field
+        self.reason = clip(reason, MAX_REASON_CHARS)
+        super().__init__(self.reason)
+        self.field = clip(field, MAX_REASON_CHARS)
         self.status = status
 
 
-def decode(body: bytes, decoder: msgspec.json.Decoder[T], prefix: str = "") -> T:
-    """Decode and validate; a failure becomes :class:`BadInput` naming the offending field."""
+def decode(body: bytes, decoder: msgspec.json.Decoder[T], prefix: str = "", at: str = "$") -> T:
+    """Decode and validate; a failure becomes :class:`BadInput` naming the offending field.
+
+    ``at`` is where ``body`` sits in the request's body (``$.data`` for a provider's nested
+    part decoded on its own), so that the field named is a path in what the sender sent.
+    """
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise from_validation(exc, prefix) from None
+        raise from_validation(exc, prefix, at) from None
     except msgspec.DecodeError as exc:
-        raise BadInput(f"{prefix}body is not valid JSON: {exc}", "$", 400) from None
+        raise BadInput(f"{prefix}body is not valid JSON: {exc}", at, 400) from None
+    except RecursionError:
+        raise nested_too_deeply(prefix, at) from None
 
 
-def from_validation(exc: msgspec.ValidationError, prefix: str = "") -> BadInput:
+def nested_too_deeply(prefix: str = "", at: str = "$") -> BadInput:
+    """msgspec reads nested arrays and objects recursively, up to the interpreter's recursion
+    limit (about 1,000 levels); a body nested deeper cannot be read (400). No sender's body
+    nests more than ten."""
+    return BadInput(f"{prefix}JSON nested too deeply to be read", at, 400)
+
+
+def from_validation(exc: msgspec.ValidationError, prefix: str = "", at: str = "$") -> BadInput:
     message = str(exc)
     match = _AT_FIELD.search(message)
-    field = match.group("field") if match else "$"
+    field = at + match.group("field").removeprefix("$") if match else at
     return BadInput(prefix + message, field, 422)
+
+
+def identifier(value: str, field: str) -> str:
+    """``value`` unless it is longer than ``MAX_SHORT_CHARS`` (:class:`BadInput` naming
+    ``field``): for text that no msgspec type bounds, such as a form's fields."""
+    if len(value) > MAX_SHORT_CHARS:
+        raise BadInput(f"longer than {MAX_SHORT_CHARS} characters", field)
+    return value
 
 
 def absent() -> msgspec.Raw:
@@ -81,9 +105,13 @@ def make_ack(
     error_code: str = "",
     error_title: str = "",
 ) -> AckEvent:
-    """The canonical event with its idempotency key; an empty message id names its field."""
-    if not message_id or len(message_id) > 512:
-        raise BadInput("message id must be 1 to 512 characters", field)
+    """The canonical event with its idempotency key; an empty message id names its field.
+
+    The error code and title are display text: cut to ``MAX_DISPLAY_CHARS`` rather than
+    refused, so that a failed ack is not lost for its long error message.
+    """
+    if not message_id or len(message_id) > MAX_SHORT_CHARS:
+        raise BadInput(f"message id must be 1 to {MAX_SHORT_CHARS} characters", field)
     return AckEvent(
         message_id=message_id,
         status=status,
@@ -93,8 +121,8 @@ def make_ack(
         recipient=recipient,
         occurred_at=occurred_at,
         message_created_at=message_created_at,
-        error_code=error_code,
-        error_title=error_title,
+        error_code=clip(error_code, MAX_DISPLAY_CHARS),
+        error_title=clip(error_title, MAX_DISPLAY_CHARS),
         idempotency_key=idempotency_key(provider, message_id, status, participant),
     )
 

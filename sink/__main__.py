@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from contract.logs import configure_logging
 from sink.settings import SinkSettings
 
 from .app import create_app
@@ -28,10 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(list(argv or []))
     settings = SinkSettings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging("sink", settings.log_level, settings.log_format)
     if not settings.kafka_bootstrap or not settings.database_url:
         log.error("KAFKA_BOOTSTRAP and DATABASE_URL must be set (or run `tickstream infra up`)")
         return 2

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 import faust
 import uvloop
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contract.logs import configure_logging, logging_config
 from streams.metrics import REGISTRY
 from streams.settings import WorkerSettings
 from streams.worker import create_worker
@@ -33,7 +32,7 @@ def create_status_app() -> web.Application:
 
 def main() -> int:
     settings = WorkerSettings.from_env()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging("worker", settings.log_level, settings.log_format)
     uvloop.install()
     app = create_worker(settings)
     runner = web.AppRunner(create_status_app())
@@ -54,7 +53,12 @@ def worker_for(app: faust.App, settings: WorkerSettings) -> faust.Worker:
     handler spins on every record), so every debug call in aiokafka and Faust built a log record
     that was then dropped: about 8 % of the worker's time in the end-to-end benchmark.
     """
-    worker = faust.Worker(app, loglevel=settings.log_level)
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        # Faust replaces the logging configuration when it starts: with this one, not its own
+        logging_config=logging_config("worker", settings.log_level, settings.log_format),
+    )
     worker.spinner = None
     return worker
 

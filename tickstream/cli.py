@@ -11,16 +11,17 @@ from types import ModuleType
 from typing import TypeVar
 
 from contract.settings import DatabaseSettings, ServiceSettings
-from tickstream.state_dir import default_state_dir, load_dev_env
+from tickstream.state_dir import default_state_dir, load_dev_env, load_local_infra
 
 
 def _use_local_infra() -> None:
-    """Fill unset settings from what ``tickstream infra up`` and ``tickstream up`` wrote.
+    """Fill unset addresses from what ``tickstream infra up`` and ``tickstream up`` wrote.
 
     Only the command line does this, before any service reads its settings; the services
-    themselves read nothing but their environment.
+    themselves read nothing but their environment. Secrets are not filled in: a service started
+    this way refuses what needs an unset secret, as it does in production.
     """
-    load_dev_env(default_state_dir())
+    load_local_infra(default_state_dir())
 
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -80,7 +81,9 @@ def cmd_token(args: argparse.Namespace) -> int:
     from gateway.auth import issue_token, verify_token
     from gateway.settings import GatewaySettings
 
-    settings = _settings_with_local_infra(GatewaySettings)
+    # a development tool too: signs with the secret of `tickstream up` when none is set
+    load_dev_env(default_state_dir())
+    settings = GatewaySettings.from_env()
     if args.revoke:
         return _revoke_token(settings.database_url, args.revoke)
     if not settings.token_secret:

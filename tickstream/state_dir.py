@@ -52,10 +52,21 @@ def write_env_file(path: Path, values: Mapping[str, str], header: str) -> None:
         out.write("\n".join(lines) + "\n")
 
 
+def load_local_infra(state_dir: Path, environ: MutableMapping[str, str] | None = None) -> None:
+    """Fill unset variables from the local infrastructure and the running ``up``: addresses and
+    ports, never a secret, so that a service started by hand finds an unset secret unset and
+    refuses what needs it, as in production. What the user set always wins."""
+    _fill(environ, infra_env_file(state_dir), services_file(state_dir))
+
+
 def load_dev_env(state_dir: Path, environ: MutableMapping[str, str] | None = None) -> None:
-    """Fill unset variables from the local infrastructure, the running ``up`` and the development
-    secrets, in that order; what the user set always wins."""
+    """:func:`load_local_infra`, then the development secrets: for the development tools, which
+    sign as the services of ``tickstream up`` check."""
+    _fill(environ, infra_env_file(state_dir), services_file(state_dir), secrets_file(state_dir))
+
+
+def _fill(environ: MutableMapping[str, str] | None, *paths: Path) -> None:
     env = os.environ if environ is None else environ
-    for path in (infra_env_file(state_dir), services_file(state_dir), secrets_file(state_dir)):
+    for path in paths:
         for key, value in read_env_file(path).items():
             env.setdefault(key, value)

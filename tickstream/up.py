@@ -180,7 +180,7 @@ def banner(settings: Deployment, token: str, log_dir: Path) -> str:
     rows = [
         (
             "webjs (Node service)",
-            "/webhooks/webjs",
+            "/api/whatsapp/webhooks/webjs",
             f"WEBJS_HMAC_SECRET={settings.ingest.webjs_hmac_secret}",
         ),
         ("WAHA", "/webhooks/waha", f"WAHA_HMAC_KEY={settings.ingest.waha_hmac_key}"),

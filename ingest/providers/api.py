@@ -23,10 +23,10 @@ from contract.events import (
     skip_message_id,
 )
 from contract.status import StatusName
-from ingest.payload import BadInput, decode, from_validation
+from ingest.limits import MAX_TOTAL_RECIPIENTS, Short
+from ingest.payload import BadInput, decode, from_validation, nested_too_deeply
 
 T = TypeVar("T")
-Short = Annotated[str, msgspec.Meta(max_length=512)]
 
 
 class EventIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,8 +75,15 @@ class CampaignIn(msgspec.Struct, frozen=True, kw_only=True):
     name: Short = ""
     # JSON (and JSON Schema) call 12.0 an integer too; a fraction is refused in _campaign.
     total_recipients: Annotated[
-        Annotated[int, msgspec.Meta(ge=0)] | Annotated[float, msgspec.Meta(ge=0)],
-        msgspec.Meta(extra_json_schema={"type": "integer", "minimum": 0}),
+        Annotated[int, msgspec.Meta(ge=0, le=MAX_TOTAL_RECIPIENTS)]
+        | Annotated[float, msgspec.Meta(ge=0, le=MAX_TOTAL_RECIPIENTS)],
+        msgspec.Meta(
+            extra_json_schema={
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_TOTAL_RECIPIENTS,
+            }
+        ),
     ] = 0
     uuid: Short = ""
 
@@ -103,6 +110,8 @@ def _decode_many(body: bytes, decoders: _Many[T], ndjson: bool) -> list[T]:
             return [decoders.one.decode(body)]
         except msgspec.ValidationError as exc:
             raise from_validation(exc) from None
+        except RecursionError:
+            raise nested_too_deeply() from None
         except msgspec.DecodeError:
             pass  # more than one JSON value: read it as NDJSON below
     items = []

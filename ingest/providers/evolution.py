@@ -16,6 +16,7 @@ import msgspec
 
 from contract.events import AckEvent
 from contract.status import EVOLUTION_IGNORED, evolution_status
+from ingest.limits import Short
 from ingest.payload import BadInput, decode, event_time, make_ack, mapped
 
 PROVIDER = "evolution"
@@ -24,8 +25,8 @@ UPDATE_EVENTS = frozenset({"messages.update", "MESSAGES_UPDATE"})
 
 class EvolutionKey(msgspec.Struct, frozen=True):
     id: str = ""
-    remoteJid: str = ""
-    participant: str | None = None
+    remoteJid: Short = ""
+    participant: Short | None = None
 
 
 class EvolutionUpdate(msgspec.Struct, frozen=True):
@@ -35,8 +36,8 @@ class EvolutionUpdate(msgspec.Struct, frozen=True):
 class EvolutionMessageUpdate(msgspec.Struct, frozen=True):
     keyId: str = ""
     messageId: str = ""
-    remoteJid: str = ""
-    participant: str | None = None
+    remoteJid: Short = ""
+    participant: Short | None = None
     status: str | None = None
     key: EvolutionKey | None = None
     update: EvolutionUpdate | None = None

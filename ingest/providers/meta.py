@@ -13,12 +13,15 @@ import msgspec
 
 from contract.events import AckEvent
 from contract.status import meta_status
+from ingest.limits import Short
 from ingest.payload import decode, event_time, make_ack, mapped
 
 PROVIDER = "meta"
 
 
 class MetaError(msgspec.Struct, frozen=True):
+    """Display text only, cut by make_ack."""
+
     code: int | str | None = None
     title: str = ""
     message: str = ""
@@ -28,7 +31,7 @@ class MetaStatus(msgspec.Struct, frozen=True):
     id: str
     status: str
     timestamp: str | int | None = None
-    recipient_id: str = ""
+    recipient_id: Short = ""
     errors: list[MetaError] = []
 
 

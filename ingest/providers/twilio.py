@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from contract.events import AckEvent
 from contract.status import twilio_status
-from ingest.payload import BadInput, make_ack, mapped
+from ingest.payload import BadInput, identifier, make_ack, mapped
 
 PROVIDER = "twilio"
 
@@ -35,7 +35,7 @@ def parse(body: bytes, received_at: datetime) -> list[AckEvent]:
             mapped("MessageStatus", twilio_status, raw_status),
             received_at,
             field="MessageSid",
-            recipient=form.get("To", "").removeprefix("whatsapp:"),
+            recipient=identifier(form.get("To", ""), "To").removeprefix("whatsapp:"),
             error_code=form.get("ErrorCode", ""),
             error_title=form.get("ErrorMessage", ""),
         )

@@ -14,6 +14,7 @@ import msgspec
 
 from contract.events import AckEvent
 from contract.status import webjs_ack_name_status, webjs_ack_status
+from ingest.limits import Short
 from ingest.payload import BadInput, absent, decode, event_time, make_ack, mapped, present
 
 PROVIDER = "waha"
@@ -24,8 +25,8 @@ class WahaAckPayload(msgspec.Struct, frozen=True):
     id: str
     ack: int | None = None
     ackName: str | None = None
-    to: str | None = None
-    participant: str | None = None
+    to: Short | None = None
+    participant: Short | None = None
     fromMe: bool = True
 
 
@@ -46,7 +47,7 @@ def parse(body: bytes, received_at: datetime) -> list[AckEvent]:
         return []
     if not present(envelope.payload):
         raise BadInput(f"{envelope.event} without payload", "$.payload")
-    payload = decode(envelope.payload, _payload, prefix="payload: ")
+    payload = decode(envelope.payload, _payload, prefix="payload: ", at="$.payload")
     if payload.ack is not None:
         status = mapped("$.payload.ack", webjs_ack_status, payload.ack)
     elif payload.ackName is not None:

@@ -28,6 +28,7 @@ import msgspec
 
 from contract.events import AckEvent
 from contract.status import StatusName, webjs_ack_status, webjs_shifted_status
+from ingest.limits import Short
 from ingest.payload import BadInput, absent, decode, event_time, make_ack, mapped, present
 
 PROVIDER = "webjs"
@@ -52,19 +53,25 @@ OTHER_EVENTS = frozenset(
 )
 
 
+class WebjsWid(msgspec.Struct, frozen=True):
+    """A whatsapp-web.js contact id (``{server, user, _serialized}``); ``_serialized`` names it."""
+
+    _serialized: Short = msgspec.field(name="_serialized", default="")
+
+
 class WebjsMessageId(msgspec.Struct, frozen=True):
     """whatsapp-web.js ``MessageId``; only ``_serialized`` identifies the message."""
 
     _serialized: str = msgspec.field(name="_serialized")
-    participant: str | dict[str, str] | None = None
+    participant: Short | WebjsWid | None = None
 
 
 class WebjsRawMessage(msgspec.Struct, frozen=True):
     """The ``message`` argument of whatsapp-web.js's ``message_ack`` event (fields we read)."""
 
     id: WebjsMessageId
-    to: str = ""
-    author: str | None = None
+    to: Short = ""
+    author: Short | None = None
     timestamp: int | float | None = None
 
 
@@ -88,11 +95,11 @@ class WebjsStatusData(msgspec.Struct, frozen=True):
     status: str | None = None
     ack_level: int | None = None
     timestamp: str | float | None = None
-    to: str = ""
-    recipient: str = ""
-    phone: str = ""
-    participant: str = ""
-    error: str = ""
+    to: Short = ""
+    recipient: Short = ""
+    phone: Short = ""
+    participant: Short = ""
+    error: str = ""  # display text: cut by make_ack
 
 
 class WebjsEnvelope(msgspec.Struct, frozen=True):
@@ -118,9 +125,9 @@ def parse(body: bytes, received_at: datetime) -> list[AckEvent]:
     if not present(envelope.data):
         raise BadInput(f"{envelope.event} event without data", "$.data")
     if envelope.event == "message_ack":
-        raw = decode(envelope.data, _raw_ack, prefix="data: ")
+        raw = decode(envelope.data, _raw_ack, prefix="data: ", at="$.data")
         return [_from_raw(raw, received_at, "$.data")]
-    data = decode(envelope.data, _status_data, prefix="data: ")
+    data = decode(envelope.data, _status_data, prefix="data: ", at="$.data")
     return [_from_status(envelope.event, data, received_at)]
 
 
@@ -148,8 +155,8 @@ def _from_status(event: str, data: WebjsStatusData, received_at: datetime) -> Ac
 
 def _from_raw(raw: WebjsRawAck, received_at: datetime, at: str) -> AckEvent:
     participant = raw.message.id.participant
-    if isinstance(participant, dict):
-        participant = str(participant.get("_serialized", ""))
+    if isinstance(participant, WebjsWid):
+        participant = participant._serialized
     return make_ack(
         PROVIDER,
         raw.message.id._serialized,

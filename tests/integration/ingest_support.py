@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -182,3 +186,38 @@ def ingest_process(
         if process.poll() is None:
             process.kill()
         process.wait(timeout=30)
+
+
+async def raw_request(
+    port: int, method: str, target: bytes, headers: list[tuple[str, bytes]], body: bytes = b""
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 request with every byte put on the wire as given; (status, answer body).
+
+    aiohttp's client refuses a header that is not text, so a byte such as 0xff in a credential
+    header can only be sent this way.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1"]
+    head += [name.encode() + b": " + value for name, value in headers]
+    head += [b"Content-Length: %d" % len(body), b"Connection: close"]
+    try:
+        writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    _, _, answer_body = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), answer_body
+
+
+def hs256_jwt(claims: dict[str, Any], key: str) -> str:
+    """A JWT as Evolution signs it when given a ``jwt_key``."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = b64(dumps({"alg": "HS256", "typ": "JWT"}))
+    body = b64(dumps(claims))
+    signature = hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(signature)}"

@@ -77,7 +77,7 @@ class SnapshotReader:
             for msg in self.consumer.consume(1000, 0.2):
                 if msg.error():
                     continue
-                snap = decode_snapshot(msg.value())
+                snap = decode_snapshot(msg.value() or b"")
                 self.all.append(snap)
                 known = self.latest.get(snap.campaign_id)
                 if known is None or snap.seq >= known.seq:

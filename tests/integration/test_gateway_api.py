@@ -289,7 +289,7 @@ async def test_ws_sends_current_snapshot_then_live_ones_and_scopes_channels(
                 settings,
                 [make_snapshot("b1", "B", 1, sent=1), make_snapshot("a1", "A", 7, sent=70)],
             )
-            frames = []
+            frames: list[dict[str, Any]] = []
             while len(frames) < 2:
                 frames.append(await receive_until(ws, lambda f: f.get("type") == "snapshot"))
             assert {(f["channel"], f["data"]["seq"]) for f in frames} == {

@@ -40,9 +40,15 @@ def bearer(workspace: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(workspace)}"}
 
 
-def insert_messages(engine: sa.Engine, campaign_id: str, workspace: str, rows: list[dict]) -> None:
+def insert_messages(
+    engine: sa.Engine, campaign_id: str, workspace: str, rows: list[dict[str, Any]]
+) -> None:
     now = datetime.now(UTC)
-    base = {"campaign_id": campaign_id, "workspace_id": workspace, "status": "failed"}
+    base: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "workspace_id": workspace,
+        "status": "failed",
+    }
     base |= {"max_rank": 0, "failed": True, "dispatched_at": now, "updated_at": now}
     with engine.begin() as conn:
         conn.execute(message_status.insert(), [base | row for row in rows])

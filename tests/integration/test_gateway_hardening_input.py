@@ -109,9 +109,13 @@ async def test_undecodable_credentials_are_refused_with_401(
             ) as resp:
                 assert resp.status == 401
                 assert (await resp.json())["message"] == "invalid auth_signature"
-        query = "&".join(f"{k}={v}" for k, v in signed.items()).encode()
+        signed_query = "&".join(f"{k}={v}" for k, v in signed.items()).encode()
         request = (
-            b"POST " + path.encode() + b"?" + query + b"&auth_signature=\xff\xfe HTTP/1.1\r\n"
+            b"POST "
+            + path.encode()
+            + b"?"
+            + signed_query
+            + b"&auth_signature=\xff\xfe HTTP/1.1\r\n"
             b"Host: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n" + body
         )
         assert await raw_status(cfg, request) == 400  # aiohttp refuses such a URL itself

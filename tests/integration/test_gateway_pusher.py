@@ -5,6 +5,7 @@ the gateway restarts."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import re
@@ -84,6 +85,10 @@ async def echo_client(cfg: GatewaySettings, **config: Any) -> AsyncIterator[Node
         await proc.wait()
 
 
+def is_refusal(channel: str, line: dict[str, Any]) -> bool:
+    return bool(line["type"] == "error" and line["channel"] == channel)
+
+
 def is_event(seq: int, channel: str) -> Callable[[dict[str, Any]], bool]:
     return lambda line: (
         line["type"] == "event" and line["channel"] == channel and line["data"]["seq"] == seq
@@ -157,9 +162,7 @@ async def test_private_channels_with_laravel_signature_and_gateway_auth(
             await mine.expect(is_event(3, f"private-campaign.{UUID_A}"))
             await mine.expect(is_event(3, "private-workspace.A"))
             for name in (f"private-campaign.{UUID_B}", "private-workspace.B"):
-                error = await mine.expect(
-                    lambda line, n=name: line["type"] == "error" and line["channel"] == n
-                )
+                error = await mine.expect(functools.partial(is_refusal, name))
                 assert error["data"]["status"] == 403
             produce_snapshots(settings, [make_snapshot("790", "B", 9, uuid=UUID_B, sent=90)])
             produce_snapshots(settings, [make_snapshot("789", "A", 9, uuid=UUID_A, sent=90)])

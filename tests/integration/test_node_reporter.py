@@ -115,8 +115,8 @@ class Driver:
 
 
 @contextmanager
-def driving(*args: Any, **env: str) -> Iterator[Driver]:
-    driver = Driver(*args, **env)
+def driving(plan: Path, url: str, token: str, spool: Path, **env: str) -> Iterator[Driver]:
+    driver = Driver(plan, url, token, spool, **env)
     try:
         yield driver
     finally:

@@ -78,12 +78,15 @@ def status_history(rng: random.Random, message_id: str, campaign: tuple[str, str
                 updated_at=T0 + timedelta(seconds=rank),
                 dispatched_at=T0,
                 failed_at=failed_at if failure else None,
+                sent_at=times.get("sent_at"),
+                delivered_at=times.get("delivered_at"),
+                read_at=times.get("read_at"),
+                played_at=times.get("played_at"),
                 error_code="131026" if failure else "",
                 error_title="undeliverable" if failure else "",
                 participants={"p1": rank, "p2": max(0, rank - 1)}
                 if message_id.endswith("7")
                 else {},
-                **times,
             )
         )
     return records

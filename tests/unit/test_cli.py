@@ -1,8 +1,10 @@
-"""The ``tickstream`` command hands a service its own flags and signs tokens with the development
-secret when nothing else is configured."""
+"""The ``tickstream`` command hands a service its own flags and the local infrastructure's
+addresses but never a development secret, and signs tokens with the development secret when
+nothing else is configured."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -12,16 +14,25 @@ from pathlib import Path
 import pytest
 
 from gateway.auth import verify_token
-from tickstream.cli import main
-from tickstream.state_dir import PROJECT_ROOT, secrets_file, write_env_file
+from ingest.settings import IngestSettings
+from tickstream.cli import SERVICES, main
+from tickstream.infra.dev_secrets import DEV_SECRETS
+from tickstream.state_dir import (
+    PROJECT_ROOT,
+    infra_env_file,
+    secrets_file,
+    services_file,
+    write_env_file,
+)
 
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty state directory and no tickstream variables from the caller's environment."""
-    monkeypatch.setenv("TICKSTREAM_HOME", str(tmp_path))
-    for name in ("TOKEN_SECRET", "KAFKA_BOOTSTRAP", "DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+    """An empty state directory, and an environment of the test's own (what the command fills
+    in goes with it) without the caller's tickstream variables."""
+    caller = ("TOKEN_SECRET", "KAFKA_BOOTSTRAP", "DATABASE_URL", *DEV_SECRETS)
+    own = {name: value for name, value in os.environ.items() if name not in caller}
+    monkeypatch.setattr(os, "environ", {**own, "TICKSTREAM_HOME": str(tmp_path)})
     return tmp_path
 
 
@@ -45,6 +56,45 @@ def test_other_commands_refuse_unknown_flags(home: Path) -> None:
     assert exited.value.code == 2
 
 
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_a_service_run_by_hand_gets_addresses_but_no_development_secret(
+    home: Path, monkeypatch: pytest.MonkeyPatch, service: str
+) -> None:
+    """Outside ``tickstream up`` an unset secret stays unset, so the service refuses what needs
+    it (ingest answers 403 naming the setting), as in production."""
+    write_env_file(secrets_file(home), {name: f"dev-{name}" for name in DEV_SECRETS}, "test")
+    infra = {"KAFKA_BOOTSTRAP": "127.0.0.1:1", "DATABASE_URL": "postgresql://127.0.0.1:1/x"}
+    write_env_file(infra_env_file(home), infra, "test")
+    write_env_file(services_file(home), {"PUBLIC_BASE_URL": "http://127.0.0.1:8090"}, "test")
+    seen: dict[str, str] = {}
+
+    def started(*options: str) -> int:  # stands for the service's main: what it would read
+        seen.update(os.environ)
+        return 0
+
+    module = importlib.import_module(f"{SERVICES[service]}.__main__")
+    monkeypatch.setattr(module, "main", started)
+    assert main([service]) == 0
+    assert {name: seen.get(name) for name in infra} == infra
+    assert seen["PUBLIC_BASE_URL"] == "http://127.0.0.1:8090"
+    assert [name for name in DEV_SECRETS if name in seen] == []
+    settings = IngestSettings.from_env(seen)
+    assert (settings.ingest_api_token, settings.webjs_hmac_secret) == ("", "")
+
+
+def test_a_secret_the_user_set_reaches_the_service(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_env_file(secrets_file(home), {"INGEST_API_TOKEN": "dev-token"}, "test")
+    os.environ["INGEST_API_TOKEN"] = "operator-token"
+    seen: dict[str, str] = {}
+    monkeypatch.setattr(
+        importlib.import_module("ingest.__main__"), "main", lambda: seen.update(os.environ) or 0
+    )
+    assert main(["ingest"]) == 0
+    assert seen["INGEST_API_TOKEN"] == "operator-token"
+
+
 def test_token_is_signed_with_the_development_secret(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -58,7 +108,7 @@ def test_the_environment_secret_wins(
     home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_env_file(secrets_file(home), {"TOKEN_SECRET": "dev-secret-for-test"}, "test")
-    monkeypatch.setenv("TOKEN_SECRET", "operator-secret")
+    os.environ["TOKEN_SECRET"] = "operator-secret"
     assert main(["token", "--workspace", "9", "--ttl", "60"]) == 0
     assert verify_token("operator-secret", capsys.readouterr().out.strip()).workspace == "9"
 

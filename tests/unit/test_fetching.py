@@ -30,6 +30,7 @@ async def test_the_workers_faust_consumer_uses_it() -> None:
         assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS
     finally:
         await consumer.stop()
+        thread.thread_loop.close()  # the consumer thread's own loop, made with the app
 
 
 async def test_the_gateways_snapshot_consumer_uses_it() -> None:

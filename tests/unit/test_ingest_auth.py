@@ -26,12 +26,42 @@ def _hex(secret: str, message: bytes, digest: str) -> str:
 # --------------------------------------------------------------------------- bearer
 
 
+def _authorization(value: str | None) -> CIMultiDict[str]:
+    return CIMultiDict() if value is None else CIMultiDict({"Authorization": value})
+
+
 def test_bearer_token() -> None:
-    auth.check_bearer("tok", "Bearer tok")
-    auth.check_bearer("tok", "bearer  tok ")
+    auth.check_bearer("tok", _authorization("Bearer tok"))
+    auth.check_bearer("tok", _authorization("bearer  tok "))
     for header in (None, "", "Bearer", "Basic dG9r", "Bearer tok2", "tok"):
         with pytest.raises(AuthError):
-            auth.check_bearer("tok", header)
+            auth.check_bearer("tok", _authorization(header))
+
+
+# aiohttp keeps a header's bytes that are not UTF-8 as surrogate escapes: b"\xff" -> "\udcff"
+NOT_UTF8 = b"\xff".decode("utf-8", "surrogateescape")
+
+
+def test_a_credential_that_is_not_utf8_is_an_auth_error() -> None:
+    stamp = str(int(NOW))
+    checks = [
+        lambda: auth.check_bearer("tok", _authorization(f"Bearer {NOT_UTF8}")),
+        lambda: auth.bearer_token(_authorization(f"{NOT_UTF8} tok")),
+        lambda: auth.check_webjs(
+            "s", CIMultiDict({"X-Timestamp": stamp, "X-HMAC-Signature": NOT_UTF8}), BODY, NOW
+        ),
+        lambda: auth.check_waha("k", CIMultiDict({"X-Webhook-Hmac": NOT_UTF8}), BODY),
+        lambda: auth.check_meta(
+            "a", CIMultiDict({"X-Hub-Signature-256": f"sha256={NOT_UTF8}"}), BODY
+        ),
+        lambda: auth.check_twilio("t", CIMultiDict({"X-Twilio-Signature": NOT_UTF8}), b"", "u"),
+        lambda: auth.check_evolution("e", _bearer(NOT_UTF8), NOW),
+        lambda: auth.check_evolution("e", _bearer(f"{NOT_UTF8}.{NOT_UTF8}.{NOT_UTF8}"), NOW),
+    ]
+    for check in checks:
+        with pytest.raises(AuthError):
+            check()
+    assert auth.credential(CIMultiDict({"X": "naïve"}), "X") == "naïve"  # UTF-8 text is text
 
 
 def test_unset_secret_names_the_setting() -> None:
@@ -183,7 +213,11 @@ def test_evolution_plain_token() -> None:
 def test_evolution_hs256_jwt_signed_with_the_token() -> None:
     claims = {"app": "evolution", "action": "webhook", "iat": NOW, "exp": NOW + 600}
     auth.check_evolution("evo", _bearer(_jwt(claims, "evo")), NOW)
-    auth.check_evolution("evo", _bearer(_jwt({"app": "evolution"}, "evo")), NOW)  # no exp
+    with pytest.raises(AuthError, match="no exp"):  # it would be good forever
+        auth.check_evolution("evo", _bearer(_jwt({"app": "evolution"}, "evo")), NOW)
+    for never in ("tomorrow", True, float("inf"), float("nan"), 10**400):
+        with pytest.raises(AuthError, match="exp"):
+            auth.check_evolution("evo", _bearer(_jwt({**claims, "exp": never}, "evo")), NOW)
     with pytest.raises(AuthError, match="signature"):
         auth.check_evolution("evo", _bearer(_jwt(claims, "other")), NOW)
     with pytest.raises(AuthError, match="expired"):
@@ -209,7 +243,7 @@ def test_signatures_use_a_constant_time_comparison(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(auth.hmac, "compare_digest", spy)
     checks = [
-        lambda: auth.check_bearer("t", "Bearer x"),
+        lambda: auth.check_bearer("t", _authorization("Bearer x")),
         lambda: auth.check_webjs("s", _webjs(str(int(time.time())), secret="x"), BODY, time.time()),
         lambda: auth.check_waha("k", CIMultiDict({"X-Webhook-Hmac": "00"}), BODY),
         lambda: auth.check_meta("a", CIMultiDict({"X-Hub-Signature-256": "sha256=00"}), BODY),

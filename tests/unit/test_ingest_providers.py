@@ -184,7 +184,7 @@ def test_webjs_raw_group_ack_keeps_the_participant() -> None:
         (_webjs_status(status="seen"), "$.data.status", 422),
         (_webjs_status(), "$.data.ack_level", 422),
         (_dumps({"event": "message_read", "data": {"ack_level": 3}}), "$.data.message_id", 422),
-        (_dumps({"event": "message_read", "data": {"message_id": 5}}), "$.message_id", 422),
+        (_dumps({"event": "message_read", "data": {"message_id": 5}}), "$.data.message_id", 422),
         (_dumps({"event": "message_read"}), "$.data", 422),
         (_dumps({"message": {"id": {}}, "ack": 1}), "$.message.id", 422),
         (_dumps({"foo": 1}), "$.event", 422),

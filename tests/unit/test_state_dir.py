@@ -28,4 +28,5 @@ def test_the_slot_of_a_killed_worker_is_free_again(tmp_path: Path) -> None:
     assert claim_slot(tmp_path) != held  # taken while the holder lives
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
+    holder.stdout.close()
     assert claim_slot(tmp_path) == held

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import re
 import signal
 import subprocess
@@ -425,9 +426,11 @@ def bench_size(
         worker.stop()
         worker.restart(budget)
         worker.wait_log(re.compile("Worker ready"), timeout=600)
+        rng = random.Random(budget)
+        half = size // PER_CAMPAIGN // 2  # the probes take their campaigns from the other half
         ids = [
-            message_id(STATE_TAG, (n * 7919) % (size // PER_CAMPAIGN // 2), n % PER_CAMPAIGN)
-            for n in range(CACHE_PROBE_EVENTS)
+            message_id(STATE_TAG, rng.randrange(half), rng.randrange(PER_CAMPAIGN))
+            for _ in range(CACHE_PROBE_EVENTS)
         ]
         produce_events(bootstrap, topics, read_acks(ids, now), batch_size=500)
         worker.wait_events(CACHE_PROBE_EVENTS, timeout=1200)
@@ -439,6 +442,7 @@ def bench_size(
         )
     worker.stop()
     worker.restart(memory_mb)
+    worker.wait_log(re.compile("Worker ready"), timeout=600)  # holds its slot
 
     # standby takeover: a second worker joins (its own slot), follows the first's partitions
     second = WorkerProcess(bootstrap, topics, workdir, workdir / f"state-{size}", memory_mb)
