@@ -11,7 +11,7 @@ NODE_STAMP := tests/node/node_modules/.installed
 DASHBOARD_VENDOR := gateway/static/vendor/chart.umd.js
 
 .PHONY: run test test-unit constraints lint lint-js typecheck node-test pytest deps run-deps kafka-jars postgres-server \
-	chromium node-deps dashboard schemas clean
+	chromium prometheus node-deps dashboard schemas clean
 
 run: run-deps
 	$(VENV)/bin/tickstream up
@@ -26,7 +26,7 @@ test-unit: $(STAMP)
 # the tests also need the dev tools, Chromium and the Node test clients.
 run-deps: $(RUN_STAMP) $(KAFKA_STAMP) postgres-server dashboard
 
-deps: run-deps $(STAMP) chromium node-deps
+deps: run-deps $(STAMP) chromium prometheus node-deps
 
 # Every install takes the versions in constraints.txt, the ones the tests last passed with.
 $(RUN_STAMP): pyproject.toml constraints.txt
@@ -72,6 +72,13 @@ postgres-server:
 chromium:
 	@test -x /usr/bin/chromium || \
 	  { echo "installing Debian's chromium"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# Debian's Prometheus (and promtool) for tests/integration/test_prometheus.py, which checks
+# deploy/prometheus and deploy/grafana against a running pipeline.
+prometheus:
+	@test -x /usr/bin/prometheus -a -x /usr/bin/promtool || \
+	  { echo "installing Debian's prometheus"; apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
 
 node-deps: $(NODE_STAMP)
 

@@ -10,7 +10,7 @@ later get defaults, so an old record still decodes.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -311,8 +311,13 @@ _partial = msgspec.json.Decoder(CampaignPartial)
 _campaign_input = msgspec.json.Decoder(CampaignPartial | CampaignEvent)
 _snapshot = msgspec.json.Decoder(Snapshot)
 _status_batch = msgspec.json.Decoder(MessageStatusBatch)
+_ingest_dead_letter = msgspec.json.Decoder(IngestDeadLetter)
+_sender_key = msgspec.json.Decoder(SenderKey)
+_campaign_owner = msgspec.json.Decoder(CampaignOwner)
 
-# Raised by every decode_* function; msgspec.ValidationError (a subclass) names the field.
+T = TypeVar("T")
+
+# What every decode_* function raises for a record it cannot use.
 DecodeError = msgspec.DecodeError
 
 
@@ -321,38 +326,50 @@ def encode(record: Any) -> bytes:
     return _encoder.encode(record)
 
 
-def decode_event_batch(data: bytes) -> EventBatch:
-    return _event_batch.decode(data)
+def _decode(decoder: msgspec.json.Decoder[T], data: bytes | None) -> T:
+    """Every malformed record is a :data:`DecodeError`, so each consumer skips or dead-letters
+    them all one way: an empty record (a tombstone) and one nested deeper than the decoder follows
+    (a ``RecursionError`` otherwise, which would stop the consumer) included."""
+    if not data:
+        raise msgspec.DecodeError("empty record")
+    try:
+        return decoder.decode(data)
+    except RecursionError as exc:
+        raise msgspec.DecodeError("nested too deeply") from exc
 
 
-def decode_campaign_event(data: bytes) -> CampaignEvent:
-    return _campaign_event.decode(data)
+def decode_event_batch(data: bytes | None) -> EventBatch:
+    return _decode(_event_batch, data)
 
 
-def decode_partial(data: bytes) -> CampaignPartial:
-    return _partial.decode(data)
+def decode_campaign_event(data: bytes | None) -> CampaignEvent:
+    return _decode(_campaign_event, data)
 
 
-def decode_campaign_input(data: bytes) -> CampaignPartial | CampaignEvent:
+def decode_partial(data: bytes | None) -> CampaignPartial:
+    return _decode(_partial, data)
+
+
+def decode_campaign_input(data: bytes | None) -> CampaignPartial | CampaignEvent:
     """A record of either topic that the worker's campaign stage reads."""
-    return _campaign_input.decode(data)
+    return _decode(_campaign_input, data)
 
 
-def decode_ingest_dead_letter(data: bytes) -> IngestDeadLetter:
-    return msgspec.json.decode(data, type=IngestDeadLetter)
+def decode_ingest_dead_letter(data: bytes | None) -> IngestDeadLetter:
+    return _decode(_ingest_dead_letter, data)
 
 
-def decode_sender_key(data: bytes) -> SenderKey:
-    return msgspec.json.decode(data, type=SenderKey)
+def decode_sender_key(data: bytes | None) -> SenderKey:
+    return _decode(_sender_key, data)
 
 
-def decode_campaign_owner(data: bytes) -> CampaignOwner:
-    return msgspec.json.decode(data, type=CampaignOwner)
+def decode_campaign_owner(data: bytes | None) -> CampaignOwner:
+    return _decode(_campaign_owner, data)
 
 
-def decode_snapshot(data: bytes) -> Snapshot:
-    return _snapshot.decode(data)
+def decode_snapshot(data: bytes | None) -> Snapshot:
+    return _decode(_snapshot, data)
 
 
-def decode_status_batch(data: bytes) -> MessageStatusBatch:
-    return _status_batch.decode(data)
+def decode_status_batch(data: bytes | None) -> MessageStatusBatch:
+    return _decode(_status_batch, data)

@@ -208,5 +208,10 @@ async def stream_recipients(
     stmt = _recipients_query(campaign_id, status).execution_options(yield_per=batch)
     async with engine.connect() as conn:
         result = await conn.stream(stmt)
-        async for rows in result.partitions(batch):
-            yield rows
+        try:
+            async for rows in result.partitions(batch):
+                yield rows
+        finally:
+            # also when the download ends early (a client cut or gone): returning the connection
+            # rolls back, but leaves psycopg's server-side cursor object unclosed
+            await result.close()

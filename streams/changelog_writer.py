@@ -58,6 +58,12 @@ class ChangelogWriter:
         at all (``streams.retention``).
         """
         topic = table.changelog_topic.get_topic_name()
+        return await self.send_many(topic, partition, items, atomic=atomic)
+
+    async def send_many(
+        self, topic: str, partition: int, items: list[Write], *, atomic: bool = False
+    ) -> list[Delivery]:
+        """Append records to one partition, many as prepared batches."""
         if len(items) < PREPARED_BATCH_MIN and not atomic:
             return [(await self.send(topic, key, value, partition), 1) for key, value in items]
         producer = kafka_producer(self._app)

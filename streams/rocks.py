@@ -49,6 +49,14 @@ class RocksMemory:
         table.set_cache_index_and_filter_blocks(True)  # index and filters within the budget too
         table.set_pin_l0_filter_and_index_blocks_in_cache(True)
         table.set_bloom_filter(10, False)  # most lookups are of messages not seen yet
+        # Index and filter in small cached partitions under a pinned top level: a file's whole
+        # filter (megabytes with millions of keys) no longer has to be read back into a small
+        # cache for one lookup, which made a cold restore of 10,000,000 messages slow down to
+        # ~10,000 records/s as the databases grew (docs/worker.md).
+        table.set_partition_filters(True)
+        table.set_index_type(rocksdict.BlockBasedIndexType.two_level_index_search())
+        table.set_metadata_block_size(4096)
+        table.set_pin_top_level_index_and_filter(True)
         options.set_block_based_table_factory(table)
         return options
 

@@ -93,7 +93,6 @@ def create_worker(settings: WorkerSettings) -> faust.App:
 
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     ack_topic = app.topic(topics.ack_events, partitions=partitions, **raw)
-    partial_topic = app.topic(topics.campaign_partials, partitions=partitions, **raw)
     stage2_topic = app.topic(
         topics.campaign_partials, topics.campaign_events, partitions=partitions, **raw
     )
@@ -149,7 +148,7 @@ def create_worker(settings: WorkerSettings) -> faust.App:
     @app.timer(min(0.1, settings.window_seconds / 5))
     async def send_partials() -> None:
         if not quiet():
-            await stage1.send_partials(partial_topic)
+            await stage1.send_partials()
 
     retention_days = min(settings.orphan_retention_days, settings.message_retention_days)
 

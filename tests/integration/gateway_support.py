@@ -86,8 +86,10 @@ def make_snapshot(
 
 
 def prepare_database(database_url: str) -> sa.Engine:
+    """The migrated database, through an engine that keeps no connection open between uses
+    (tests drop it without ``dispose()``; pooled connections would be left open)."""
     upgrade(database_url)
-    return sa.create_engine(database_url)
+    return sa.create_engine(database_url, poolclass=sa.NullPool)
 
 
 def insert_campaign(engine: sa.Engine, campaign_id: str, workspace: str, uuid: str = "") -> None:

@@ -106,6 +106,7 @@ def _records(bootstrap: str, topic: str, timeout: float) -> Iterator[tuple[int, 
             if message is None or message.error():
                 continue
             partition, offset = message.partition(), message.offset()
+            assert partition is not None and offset is not None  # a fetched record has both
             key = message.key()
             yield partition, key.decode() if key else "", message.value() or b""
             if offset + 1 >= ends.get(partition, 0):

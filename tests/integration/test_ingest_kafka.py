@@ -11,6 +11,7 @@ import pytest
 from contract.events import (
     AckEvent,
     Dispatch,
+    MessageEvent,
     Skip,
     decode_campaign_event,
     decode_event_batch,
@@ -35,7 +36,7 @@ from tickstream.simulator.webhooks import webjs_event
 pytestmark = pytest.mark.integration
 
 
-def _events_on(bootstrap: str, topics: Topics) -> list[tuple[int, str, AckEvent | Dispatch | Skip]]:
+def _events_on(bootstrap: str, topics: Topics) -> list[tuple[int, str, MessageEvent]]:
     """(partition, record key, event) of every event on ack-events, checking the packing rule."""
     found = []
     for partition, key, value in read_topic(bootstrap, topics.ack_events):

@@ -129,6 +129,7 @@ def test_sigkill_in_the_middle_of_a_batch_then_restart_gives_exact_tables(
     finally:
         if first.poll() is None:
             first.kill()
+            first.wait()  # reaped, not left running (a ResourceWarning) when the test failed early
     assert caught, log.read_text()
     assert first.returncode == -signal.SIGKILL
     behind = group_lag(bootstrap, group, source_topics(topics))

@@ -183,6 +183,7 @@ def test_up_runs_everything_and_sigterm_stops_it(home: Path) -> None:
             rest = up.communicate(timeout=120)[0]
         except subprocess.TimeoutExpired:
             up.kill()
+            up.communicate()  # reap it and close its stdout pipe before failing
             raise
     assert up.returncode == 0, rest
     assert "stopped (and kafka, postgres)" in rest

@@ -3,6 +3,7 @@ campaign counts equal an oracle that recomputes them from scratch."""
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
@@ -56,7 +57,7 @@ message_events = st.lists(
 @settings(max_examples=300)
 @given(message_events, st.randoms(use_true_random=False), st.integers(0, 3))
 def test_any_order_and_duplicates_give_the_same_state(
-    events: list[MessageEvent], rng, copies: int
+    events: list[MessageEvent], rng: random.Random, copies: int
 ) -> None:
     shuffled = events + events[: copies * 2]
     rng.shuffle(shuffled)
@@ -124,7 +125,12 @@ def test_read_without_delivered_counts_as_delivered() -> None:
 
 
 def test_delivered_after_failed_moves_the_message_out_of_failed() -> None:
-    events = [dispatch("m"), ack("m", "sent", 1), ack("m", "failed", 2), ack("m", "delivered", 3)]
+    events: list[MessageEvent] = [
+        dispatch("m"),
+        ack("m", "sent", 1),
+        ack("m", "failed", 2),
+        ack("m", "delivered", 3),
+    ]
     assert status_of(events) == "delivered"
     assert counts_from_states(events)["c1"].failed == 0
 
@@ -161,7 +167,7 @@ def test_group_message_rank_is_the_highest_participant() -> None:
 
 
 def test_duplicates_change_nothing() -> None:
-    once = [dispatch("m"), ack("m", "sent"), ack("m", "delivered")]
+    once: list[MessageEvent] = [dispatch("m"), ack("m", "sent"), ack("m", "delivered")]
     assert fold(once * 5) == fold(once)
 
 
@@ -246,7 +252,7 @@ funnel_events = st.lists(
 @settings(max_examples=300)
 @given(funnel_events, st.integers(0, 12), st.randoms(use_true_random=False))
 def test_the_funnel_adds_up_to_the_audience(
-    events: list[MessageEvent], registered: int, rng
+    events: list[MessageEvent], registered: int, rng: random.Random
 ) -> None:
     """total = queued + awaiting update + sent + failed + skipped, for any mix and order."""
     shuffled = with_attempts(events)

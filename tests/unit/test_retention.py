@@ -9,13 +9,15 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract.events import encode
+from contract.events import Counters, encode
 from streams.aggregates import PartitionAggregates, replayed_rows
 from streams.message_state import MessageState
 from streams.retention import CHUNK, Retired, is_retired_key, retired_key, sweep
+from streams.write_behind import Write
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 CUTOFF = T0 + timedelta(days=30)
+NOTHING_RETIRED: dict[str, Retired] = {}  # a partition that retired no campaign yet
 
 states = st.builds(
     MessageState,
@@ -28,9 +30,9 @@ states = st.builds(
 tables = st.dictionaries(st.integers(0, 5000).map(lambda i: f"m{i}".encode()), states, max_size=60)
 
 
-def sums(table: dict[bytes, MessageState], retired: dict[str, Retired]) -> dict[str, tuple]:
+def sums(table: dict[bytes, MessageState], retired: dict[str, Retired]) -> dict[str, Counters]:
     """The counters a store holding these states and entries keeps (streams.aggregates)."""
-    writes = [(key, encode(state)) for key, state in table.items()]
+    writes: list[Write] = [(key, encode(state)) for key, state in table.items()]
     writes += [(retired_key(0, c), encode(entry)) for c, entry in retired.items()]
     store: dict[bytes, bytes] = {}
     store.update((k, v) for k, v in replayed_rows(store.get, writes) if v is not None)
@@ -39,9 +41,12 @@ def sums(table: dict[bytes, MessageState], retired: dict[str, Retired]) -> dict[
     return {c: aggregates.counters(0, c) for c in ("c1", "c2")}
 
 
-def apply(table: dict[bytes, MessageState], retired: dict[str, Retired], group: list) -> None:
+def apply(
+    table: dict[bytes, MessageState], retired: dict[str, Retired], group: list[Write]
+) -> None:
     for key, value in group:
         if is_retired_key(key):
+            assert value is not None
             entry = msgspec.json.decode(value, type=Retired)
             retired[entry.campaign_id] = entry
         else:
@@ -55,8 +60,11 @@ def test_a_sweep_keeps_the_counters_after_any_prefix_of_its_groups(
     table: dict[bytes, MessageState], crash_after: int
 ) -> None:
     before = sums(table, {})
-    groups, final = sweep(0, table.items(), {}.get, CUTOFF, CUTOFF - timedelta(days=29))
-    remaining, retired = dict(table), {}
+    groups, final = sweep(
+        0, table.items(), NOTHING_RETIRED.get, CUTOFF, CUTOFF - timedelta(days=29)
+    )
+    remaining: dict[bytes, MessageState] = dict(table)
+    retired: dict[str, Retired] = {}
     for group in groups[:crash_after]:
         apply(remaining, retired, group)
         assert sums(remaining, retired) == before
@@ -64,13 +72,17 @@ def test_a_sweep_keeps_the_counters_after_any_prefix_of_its_groups(
         apply(remaining, retired, group)
     assert retired == {c: e for c, e in final.items()}
     assert sums(remaining, retired) == before
-    assert all(s.last_event_at >= CUTOFF for s in remaining.values() if s.campaign_id)
+    assert all(
+        s.last_event_at is not None and s.last_event_at >= CUTOFF
+        for s in remaining.values()
+        if s.campaign_id
+    )
 
 
 @settings(max_examples=100)
 @given(tables)
 def test_sweeping_again_changes_nothing(table: dict[bytes, MessageState]) -> None:
-    groups, retired = sweep(0, table.items(), {}.get, CUTOFF, CUTOFF)
+    groups, retired = sweep(0, table.items(), NOTHING_RETIRED.get, CUTOFF, CUTOFF)
     remaining: dict[bytes, MessageState] = dict(table)
     entries: dict[str, Retired] = {}
     for group in groups:
@@ -82,7 +94,9 @@ def test_sweeping_again_changes_nothing(table: dict[bytes, MessageState]) -> Non
 def test_orphans_go_after_their_own_shorter_retention() -> None:
     orphan = MessageState(last_event_at=T0 + timedelta(days=2))
     member = MessageState(campaign_id="c1", workspace_id="w", last_event_at=T0 + timedelta(days=2))
-    groups, retired = sweep(0, [(b"o", orphan), (b"m", member)], {}.get, T0, T0 + timedelta(days=3))
+    groups, retired = sweep(
+        0, [(b"o", orphan), (b"m", member)], NOTHING_RETIRED.get, T0, T0 + timedelta(days=3)
+    )
     assert groups == [[(b"o", None)]]
     assert retired == {}
 
@@ -92,7 +106,7 @@ def test_groups_stay_small_enough_for_one_batch() -> None:
         (f"m{i}".encode(), MessageState(campaign_id="c1", max_rank=2, last_event_at=T0))
         for i in range(CHUNK * 2 + 5)
     ]
-    groups, retired = sweep(3, table, {}.get, CUTOFF, CUTOFF)
+    groups, retired = sweep(3, table, NOTHING_RETIRED.get, CUTOFF, CUTOFF)
     assert [len(g) for g in groups] == [CHUNK + 1, CHUNK + 1, 6]
     assert all(g[0][0] == retired_key(3, "c1") for g in groups)
     assert retired["c1"].counters.delivered == CHUNK * 2 + 5

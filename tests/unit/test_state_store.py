@@ -1,5 +1,6 @@
 """The disk store (streams.state_store) holds exactly a prefix of the changelog: a write reaches
-the database only once Kafka acknowledged it, together with its rows and offset."""
+the database only once Kafka acknowledged it, together with its rows and offset, and what the store
+reads from the changelog itself (restore, standby) goes in one write batch per fetch."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ recovery leaves the active partitions' changelogs to the tables' stores."""
 from __future__ import annotations
 
 import faust
+from faust.tables.manager import TableManager
 from faust.types import TP
 
 from streams.faust_transport import WorkerConsumer, WorkerProducer, WorkerRecovery
@@ -16,6 +17,7 @@ async def test_the_worker_app_uses_both() -> None:
     app = create_worker(WorkerSettings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-"))
     assert isinstance(app.producer, WorkerProducer)
     assert isinstance(app.consumer, WorkerConsumer)
+    assert isinstance(app.tables, TableManager)
     assert isinstance(app.tables.recovery, WorkerRecovery)
 
 
@@ -34,6 +36,7 @@ async def test_every_flush_runs_the_hook_first() -> None:
 
 async def test_faust_recovery_is_given_no_changelog_partition() -> None:
     app = create_worker(WorkerSettings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-"))
+    assert isinstance(app.tables, TableManager)
     recovery = app.tables.recovery
     for table in app.tables.values():
         topic = table.changelog_topic.get_topic_name()

@@ -178,7 +178,11 @@ class WorkerProcess:
         started = time.monotonic()
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
-            self.proc.wait(120)
+            try:
+                self.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(60)
         return time.monotonic() - started
 
 
@@ -355,6 +359,19 @@ def measure_rate(worker: WorkerProcess, before: float, events: int, label: str, 
 def bench_size(
     bootstrap: str, workdir: Path, size: int, memory_curve: list[int], memory_mb: int
 ) -> None:
+    with contextlib.ExitStack() as running:
+        _bench_size(running, bootstrap, workdir, size, memory_curve, memory_mb)
+
+
+def _bench_size(
+    running: contextlib.ExitStack,
+    bootstrap: str,
+    workdir: Path,
+    size: int,
+    memory_curve: list[int],
+    memory_mb: int,
+) -> None:
+    """The figures of one size; ``running`` stops the workers however this ends."""
     topics = Topics(prefix=f"bench{uuid.uuid4().hex[:6]}-", partitions=PARTITIONS)
     create_topics(bootstrap, topics.all())
     now = datetime.now(UTC)
@@ -368,6 +385,7 @@ def bench_size(
 
     # cold restore: an empty disk, the whole changelog
     worker = WorkerProcess(bootstrap, topics, workdir, workdir / f"state-{size}", memory_mb)
+    running.callback(worker.stop)
     found = worker.wait_log(RESTORED, timeout=3600)
     read, seconds = int(found.group(1)), float(found.group(2))
     worker.wait_log(re.compile("Worker ready"), timeout=600)
@@ -446,6 +464,7 @@ def bench_size(
 
     # standby takeover: a second worker joins (its own slot), follows the first's partitions
     second = WorkerProcess(bootstrap, topics, workdir, workdir / f"state-{size}", memory_mb)
+    running.callback(second.stop)
     second.wait_standby_current(timeout=3600)
     killed = time.monotonic()
     worker.stop(signal.SIGKILL)

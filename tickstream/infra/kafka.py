@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tickstream.infra.ports import free_port
-from tickstream.infra.processes import InfraError, pid_alive, require_binary, stop_process_group
+from tickstream.infra.processes import (
+    InfraError,
+    keep_running,
+    pid_alive,
+    require_binary,
+    stop_process_group,
+)
 from tickstream.state_dir import PROJECT_ROOT
 
 KAFKA_LIBS = Path(os.environ.get("TICKSTREAM_KAFKA_LIBS", PROJECT_ROOT / ".cache" / "kafka-libs"))
@@ -148,6 +154,7 @@ class KafkaBroker:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        keep_running(proc)
         self.pid_file.write_text(str(proc.pid))
         self._wait_ready(proc, timeout)
 

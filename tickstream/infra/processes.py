@@ -9,7 +9,13 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import time
+
+# The servers this process started and has not stopped yet. Their Popen objects stay referenced
+# until stop_process_group: one dropped while its child still runs is a ResourceWarning ("subprocess
+# N is still running"), and its child a zombie until some later Popen happens to reap it.
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class InfraError(RuntimeError):
@@ -34,18 +40,29 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def keep_running(proc: subprocess.Popen[bytes]) -> None:
+    """Hold on to ``proc``, a server meant to outlive its caller, until
+    :func:`stop_process_group` stops it (a server another process started is stopped by pid)."""
+    _STARTED[proc.pid] = proc
+
+
 def stop_process_group(pid: int, timeout: float) -> None:
     """SIGTERM the group led by ``pid``, wait up to ``timeout`` seconds, then SIGKILL it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    try:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            if not pid_alive(pid):
+                return
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not pid_alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+            os.waitpid(pid, 0)
+    finally:
+        proc = _STARTED.pop(pid, None)
+        if proc is not None:
+            proc.poll()  # reaped above; this only lets the Popen know its child has ended

@@ -49,8 +49,8 @@ def kafka_server(directory: Path) -> Iterator[Server]:
         yield Server(given)
         return
     broker = KafkaBroker(directory)
-    seconds = broker.start()
-    try:
+    try:  # a start that fails (no answer in time) may leave a broker running: stop it too
+        seconds = broker.start()
         yield Server(broker.bootstrap, broker.pid(), seconds)
     finally:
         broker.stop()
@@ -66,8 +66,8 @@ def postgres_server(directory: Path) -> Iterator[Server]:
         yield Server(libpq_url(given))
         return
     cluster = PostgresCluster(directory)
-    seconds = cluster.start()
-    try:
+    try:  # likewise a cluster whose start failed after pg_ctl launched it
+        seconds = cluster.start()
         yield Server(libpq_url(cluster.url()), cluster.pid(), seconds)
     finally:
         cluster.stop()

@@ -4,6 +4,7 @@ retried as a provider retries, with a progress bar."""
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -120,8 +121,11 @@ async def send_plan(
             try:
                 for attempt in range(30):
                     path, headers = request_for(post, settings, time.time())
+                    # a file-like body: aiohttp sends one from bytes over 1 MB (a large plan's
+                    # batches) in a single write that would hold up the event loop
+                    body = io.BytesIO(post.body)
                     try:
-                        async with session.post(path, data=post.body, headers=headers) as resp:
+                        async with session.post(path, data=body, headers=headers) as resp:
                             text = await resp.text()
                             if resp.status < 300:
                                 report.sent_posts += 1
