@@ -143,11 +143,18 @@ class MessageStage:
                 await self.writer.send(self.topics.ack_events, key, value, target)
 
     def on_recover(self, active: set[int]) -> None:
-        """Take the sums of newly owned partitions from their stored rows (one per campaign:
-        nothing here reads the messages) and forget those no longer owned."""
+        """Take the sums of every owned partition from its stored rows (one per campaign: nothing
+        here reads the messages) and forget those no longer owned.
+
+        Sums held from before the rebalance are not trusted even for a partition this worker
+        kept: in a burst of rebalances a partition can go to another worker, be written there and
+        come back before a recovery ends, and sums from before would then send partials that
+        undo the other worker's counts. Reading them again is safe: Faust flushed the producer
+        (so every write reached the store) when the rebalance began, and nothing was processed
+        since."""
         for partition in self.aggregates.partitions - active:
             self.aggregates.drop(partition)
-        for partition in active - self.aggregates.partitions:
+        for partition in active:
             self.aggregates.load(partition, self.table.store.local_rows(partition))
         metrics.TRACKED_MESSAGES.set(self.aggregates.tracked())
         log.info(
