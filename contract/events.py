@@ -9,6 +9,7 @@ later get defaults, so an old record still decodes.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -251,6 +252,46 @@ class MessageStatusBatch(_Record, frozen=True):
     v: int = SCHEMA_VERSION
 
 
+# ------------------------------------------------------------------- sink-dlq, worker-dlq
+
+
+class DeadLetterRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """What a consumer (the sink, the worker) writes to its dead-letter topic for a record it
+    cannot use: why, where from, and the untouched bytes, so that nothing it skipped is lost."""
+
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    timestamp: datetime | None
+    key_b64: str | None
+    value_b64: str | None
+
+
+def dead_letter_record(
+    reason: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    timestamp: datetime | None = None,
+) -> DeadLetterRecord:
+    return DeadLetterRecord(
+        reason=reason,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp=timestamp,
+        key_b64=_b64(key),
+        value_b64=_b64(value),
+    )
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
 # --------------------------------------------------------------------------- ingest-dlq
 
 
@@ -312,6 +353,7 @@ _campaign_input = msgspec.json.Decoder(CampaignPartial | CampaignEvent)
 _snapshot = msgspec.json.Decoder(Snapshot)
 _status_batch = msgspec.json.Decoder(MessageStatusBatch)
 _ingest_dead_letter = msgspec.json.Decoder(IngestDeadLetter)
+_dead_letter = msgspec.json.Decoder(DeadLetterRecord)
 _sender_key = msgspec.json.Decoder(SenderKey)
 _campaign_owner = msgspec.json.Decoder(CampaignOwner)
 
@@ -353,6 +395,10 @@ def decode_partial(data: bytes | None) -> CampaignPartial:
 def decode_campaign_input(data: bytes | None) -> CampaignPartial | CampaignEvent:
     """A record of either topic that the worker's campaign stage reads."""
     return _decode(_campaign_input, data)
+
+
+def decode_dead_letter(data: bytes | None) -> DeadLetterRecord:
+    return _decode(_dead_letter, data)
 
 
 def decode_ingest_dead_letter(data: bytes | None) -> IngestDeadLetter:

@@ -15,6 +15,7 @@ CAMPAIGN_STATS = "campaign-stats"
 MESSAGE_STATUS = "message-status"
 CAMPAIGN_PARTIALS = "campaign-partials"
 SINK_DLQ = "sink-dlq"
+WORKER_DLQ = "worker-dlq"
 SENDER_KEYS = "sender-keys"
 CAMPAIGN_OWNERS = "campaign-owners"
 WORKER_APP = "tickstream-worker"
@@ -78,6 +79,10 @@ class Topics:
         return self.name(SINK_DLQ)
 
     @property
+    def worker_dlq(self) -> str:
+        return self.name(WORKER_DLQ)
+
+    @property
     def sender_keys(self) -> str:
         return self.name(SENDER_KEYS)
 
@@ -104,6 +109,7 @@ class Topics:
             TopicSpec(self.message_status, p, "message id"),
             TopicSpec(self.ingest_dlq, 1, "none"),
             TopicSpec(self.sink_dlq, 1, "none"),
+            TopicSpec(self.worker_dlq, 1, "none"),
             # tables every ingest instance reads whole and follows (docs/ingest.md)
             TopicSpec(self.sender_keys, p, "key id", COMPACTED),
             TopicSpec(self.campaign_owners, p, "campaign id", COMPACTED),

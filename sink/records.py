@@ -7,7 +7,6 @@ stop the sink on a write that can never succeed.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,9 +19,11 @@ from contract.events import (
     DecodeError,
     MessageStatusBatch,
     Snapshot,
+    dead_letter_record,
     decode_campaign_event,
     decode_snapshot,
     decode_status_batch,
+    encode,
 )
 from contract.schema import STATISTICS_COLUMNS, WINDOW_CHANGES, campaign_stats
 from contract.topics import Topics
@@ -60,18 +61,6 @@ class Item:
         return 1
 
 
-class DeadLetterRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """The JSON value written to ``sink-dlq``: why, where from, and the untouched bytes."""
-
-    reason: str
-    topic: str
-    partition: int
-    offset: int
-    timestamp: datetime | None
-    key_b64: str | None
-    value_b64: str | None
-
-
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     origin: Origin
@@ -80,24 +69,18 @@ class DeadLetter:
     value: bytes | None
 
     def encode(self) -> bytes:
-        return msgspec.json.encode(
-            DeadLetterRecord(
-                reason=self.reason,
-                topic=self.origin.topic,
-                partition=self.origin.partition,
-                offset=self.origin.offset,
-                timestamp=self.origin.timestamp,
-                key_b64=_b64(self.key),
-                value_b64=_b64(self.value),
+        origin = self.origin
+        return encode(
+            dead_letter_record(
+                self.reason,
+                origin.topic,
+                origin.partition,
+                origin.offset,
+                self.key,
+                self.value,
+                origin.timestamp,
             )
         )
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
-
-
-decode_dead_letter = msgspec.json.Decoder(DeadLetterRecord).decode
 
 
 class Poison(ValueError):

@@ -40,7 +40,7 @@ class ChangelogWriter:
             self._app.add_future(self._app.crash(cast(BaseException, future.exception())))
 
     async def send(
-        self, topic: str, key: bytes, value: bytes | None, partition: int
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int
     ) -> asyncio.Future[Any]:
         """Append one record to the producer's open batch."""
         sent: asyncio.Future[Any] = await kafka_producer(self._app).send(

@@ -11,7 +11,7 @@ EVENTS = Counter(
 )
 BAD_RECORDS = Counter(
     "tickstream_worker_bad_records_total",
-    "records that could not be decoded and were skipped",
+    "records that could not be decoded, kept in worker-dlq and skipped",
     ["topic"],
     registry=REGISTRY,
 )

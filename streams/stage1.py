@@ -19,6 +19,7 @@ import msgspec
 
 from contract.events import (
     Attempt,
+    DecodeError,
     Dispatch,
     EventBatch,
     MessageEvent,
@@ -32,6 +33,7 @@ from contract.topics import Topics
 from streams import metrics
 from streams.aggregates import PartitionAggregates
 from streams.changelog_writer import ChangelogWriter
+from streams.dead_letters import DeadLetters
 from streams.message_state import EMPTY, MessageState, join, status_record
 from streams.retention import Retired, retired_key, sweep
 from streams.rocks import FIRST_VALUE_KEY
@@ -64,8 +66,10 @@ class MessageStage:
         table: DiskTable,
         writer: ChangelogWriter,
         flush: Callable[[], Awaitable[None]],
+        dead_letters: DeadLetters,
     ) -> None:
         self.settings = settings
+        self.dead_letters = dead_letters
         self.topics = topics
         self.table = table
         self.writer = writer
@@ -84,11 +88,8 @@ class MessageStage:
         """Join one ``ack-events`` record into the table."""
         try:
             batch = decode_event_batch(value)
-        except msgspec.DecodeError as exc:
-            # ingest validated every event; a record that still fails is logged, counted and
-            # skipped rather than blocking the partition forever
-            metrics.BAD_RECORDS.labels(topic="ack-events").inc()
-            log.error("undecodable ack-events record at %s: %s", offset, exc)
+        except DecodeError as exc:
+            await self.dead_letters.keep(str(exc), self.topics.ack_events, partition, offset, value)
             return
         before: dict[str, MessageState | None] = {}
         after: dict[str, MessageState] = {}

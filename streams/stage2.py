@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import faust
 import msgspec
 
-from contract.events import CampaignPartial, decode_campaign_input, encode
+from contract.events import CampaignPartial, DecodeError, decode_campaign_input, encode
 from contract.partitioning import partition_for
 from streams import metrics
 from streams.campaign_state import (
@@ -28,6 +28,7 @@ from streams.campaign_state import (
     snapshot,
 )
 from streams.changelog_writer import ChangelogWriter
+from streams.dead_letters import DeadLetters
 from streams.rocks import FIRST_VALUE_KEY
 from streams.state_store import DiskTable
 from streams.write_behind import Segment, WriteBehind
@@ -53,8 +54,10 @@ class CampaignStage:
         flush: Callable[[], Awaitable[None]],
         partitions: int,
         window_seconds: float,
+        dead_letters: DeadLetters,
     ) -> None:
         self.table = table
+        self.dead_letters = dead_letters
         self.writer = writer
         self.flush = flush
         self.partitions = partitions
@@ -79,13 +82,12 @@ class CampaignStage:
         if self.write_behind.add(partition, writes):
             await self.write_behind.drain()
 
-    async def process(self, topic: str, partition: int, value: bytes) -> None:
+    async def process(self, topic: str, partition: int, offset: int, value: bytes | None) -> None:
         """Apply one partial or registration."""
         try:
             record = decode_campaign_input(value)
-        except msgspec.DecodeError as exc:
-            metrics.BAD_RECORDS.labels(topic=topic).inc()
-            log.error("undecodable record on %s: %s", topic, exc)
+        except DecodeError as exc:
+            await self.dead_letters.keep(str(exc), topic, partition, offset, value)
             return
         current = self.load(record.campaign_id, partition) or CampaignState(
             campaign_id=record.campaign_id

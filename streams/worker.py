@@ -24,6 +24,7 @@ from streams import metrics
 from streams.aggregates import replayed_rows
 from streams.changelog_reader import ChangelogReader
 from streams.changelog_writer import ChangelogWriter
+from streams.dead_letters import DeadLetters
 from streams.diagnostics import log_progress
 from streams.faust_transport import install, kafka_producer
 from streams.rocks import MIB, RocksMemory
@@ -79,8 +80,11 @@ def create_worker(settings: WorkerSettings) -> faust.App:
         await app.producer.flush()
 
     writer = ChangelogWriter(app)
-    stage1 = MessageStage(settings, topics, messages, writer, flush)
-    stage2 = CampaignStage(campaigns, writer, flush, partitions, settings.window_seconds)
+    dead_letters = DeadLetters(writer, topics.worker_dlq)
+    stage1 = MessageStage(settings, topics, messages, writer, flush, dead_letters)
+    stage2 = CampaignStage(
+        campaigns, writer, flush, partitions, settings.window_seconds, dead_letters
+    )
 
     async def drain_buffers() -> None:
         await stage1.write_behind.drain()
@@ -162,7 +166,7 @@ def create_worker(settings: WorkerSettings) -> faust.App:
         async for event in stream.events():
             message = event.message
             stage2_age.observe(time.time() - message.timestamp)
-            await stage2.process(message.topic, message.partition, event.value)
+            await stage2.process(message.topic, message.partition, message.offset, event.value)
 
     @campaigns.on_recover
     async def reopen_windows() -> None:

@@ -22,12 +22,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from contract.events import CampaignRegistration
+from contract.events import CampaignRegistration, decode_dead_letter
 from contract.settings import DatabaseSettings
 from contract.topics import Topics
 from sink.lag import group_lag
 from sink.migrate import upgrade
-from sink.records import decode_dead_letter
 from sink.service import default_group_id
 from sink.settings import SinkSettings
 from tests.integration.test_sink_pipeline import (

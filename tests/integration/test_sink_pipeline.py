@@ -25,6 +25,7 @@ from contract.events import (
     Snapshot,
     Statistics,
     WindowCounts,
+    decode_dead_letter,
     encode,
     skip_message_id,
 )
@@ -35,7 +36,7 @@ from contract.topics import Topics
 from sink.lag import group_lag
 from sink.merge import latest_snapshots, latest_windows, merge_statuses, row_status, row_status_sql
 from sink.migrate import upgrade
-from sink.records import Item, Origin, decode_dead_letter
+from sink.records import Item, Origin
 from sink.service import Sink
 from sink.settings import SinkSettings
 from sink.store import write_batch

@@ -5,9 +5,15 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
-from contract.events import CampaignRegistration, MessageStatus, MessageStatusBatch, encode
+from contract.events import (
+    CampaignRegistration,
+    MessageStatus,
+    MessageStatusBatch,
+    decode_dead_letter,
+    encode,
+)
 from contract.topics import Topics
-from sink.records import DeadLetter, Item, Origin, classify, decode_dead_letter
+from sink.records import DeadLetter, Item, Origin, classify
 from sink.registrations import settle
 
 TOPICS = Topics(prefix="x-", partitions=4)
