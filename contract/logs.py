@@ -76,3 +76,9 @@ def logging_config(service: str, level: str, log_format: LogFormat) -> dict[str,
 def configure_logging(service: str, level: str, log_format: LogFormat) -> None:
     """Replace the root logger's handlers with this service's (called first in ``main()``)."""
     logging.config.dictConfig(logging_config(service, level, log_format))
+
+
+def librdkafka_logger() -> dict[str, logging.Logger]:
+    """The confluent-kafka client setting that sends librdkafka's own diagnostics through Python
+    logging: without it they go to stderr as ``%4|…|`` lines, breaking ``LOG_FORMAT=json``."""
+    return {"logger": logging.getLogger("librdkafka")}

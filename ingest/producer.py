@@ -19,6 +19,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from contract.logs import librdkafka_logger
+
 log = logging.getLogger(__name__)
 WARNING_INTERVAL_SECONDS = 10.0
 
@@ -45,6 +47,7 @@ def producer_config(bootstrap: str, timeout_seconds: float) -> dict[str, Any]:
         "log.connection.close": False,
         # small produce requests must not wait for delayed ACKs (Nagle): it costs ~40 ms each
         "socket.nagle.disable": True,
+        **librdkafka_logger(),
     }
 
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from contract.logs import librdkafka_logger
+
 from .records import DeadLetter
 
 log = logging.getLogger("sink")
@@ -70,6 +72,7 @@ class DeadLetterProducer:
                     "enable.idempotence": True,
                     "acks": "all",
                     "client.id": "tickstream-sink-dlq",
+                    **librdkafka_logger(),
                 }
             )
         return self._producer

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, TopicPartition
 
+from contract.logs import librdkafka_logger
+
 
 def group_lag(bootstrap: str, group_id: str, topics: list[str], timeout: float = 10.0) -> int:
     """Records in ``topics`` not yet committed by ``group_id`` (a group that never committed
     counts from the start of each partition)."""
     probe = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            **librdkafka_logger(),
+        }
     )
     try:
         metadata = probe.list_topics(timeout=timeout)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
+from contract.logs import librdkafka_logger
 from contract.topics import Topics
 from sink.settings import SinkSettings
 
@@ -76,6 +77,7 @@ class Sink:
                 "client.id": "tickstream-sink",
                 # A crashed sink's partitions move to a live one after this long (default 45 s).
                 "session.timeout.ms": SESSION_TIMEOUT_MS,
+                **librdkafka_logger(),
             }
         )
         self.dead_letters = DeadLetterProducer(settings.kafka_bootstrap, self.topics.sink_dlq)

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from contract.logs import configure_logging
+from contract.logs import configure_logging, librdkafka_logger
 from contract.settings import Port, ServiceSettings
 from contract.topics import Topics
 
@@ -55,7 +55,12 @@ class LagCollector(Collector):
         self.groups = groups
         self.probes = {
             group: Consumer(
-                {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": group,
+                    "enable.auto.commit": False,
+                    **librdkafka_logger(),
+                }
             )
             for group in groups
         }
@@ -111,7 +116,9 @@ class CampaignCollector(Collector):
 
     def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
         self.campaigns: dict[str, CampaignFigures] = {}
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused"})
+        self.consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": "unused", **librdkafka_logger()}
+        )
         self.topic = topic
         self.partitions = partitions
         self.stopping = threading.Event()
