@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from contract.topics import Topics
 from ingest.app import create_app
+from ingest.handlers import INGEST
 from ingest.settings import IngestSettings
 from tickstream.infra.ports import free_port
 from tickstream.simulator import signing
@@ -53,6 +54,9 @@ async def ingest_client(settings: IngestSettings) -> Any:
     client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
     await client.start_server()
     try:
+        # the directory's consumer has started before a test can end: stopping an aiokafka
+        # client in the middle of its start leaves a connection open (a ResourceWarning)
+        await client.app[INGEST].follower.sync(within=60)
         yield client
     finally:
         await client.close()
@@ -186,7 +190,7 @@ def ingest_process(
     finally:
         if process.poll() is None:
             process.kill()
-        process.wait(timeout=30)
+        process.communicate(timeout=30)  # reaps it and closes its stderr pipe
 
 
 async def raw_request(

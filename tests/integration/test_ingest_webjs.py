@@ -4,6 +4,7 @@ ack's time is when ingest received it, not when the message was created."""
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -70,7 +71,7 @@ async def test_every_event_kind_is_answered_2xx_and_only_acks_land(
     before = datetime.now(UTC)
     async with ingest_client(settings) as client:
         for path, body in [(NODE_PATH, b) for b in acks + others] + [("/webhooks/webjs", acks[0])]:
-            answer = await client.post(path, data=body, headers=webjs_headers(body))
+            answer = await client.post(path, data=io.BytesIO(body), headers=webjs_headers(body))
             assert answer.status == 200, await answer.text()
             expected = 0 if body in others else 1
             assert await answer.json() == {"accepted": expected}
@@ -110,13 +111,15 @@ async def test_forged_or_oversized_bodies_are_still_refused(
     )
     async with ingest_client(settings) as client:
         forged = await client.post(
-            NODE_PATH, data=video, headers=webjs_headers(video, secret="not-the-secret")
+            NODE_PATH, data=io.BytesIO(video), headers=webjs_headers(video, secret="not-the-secret")
         )
         assert forged.status == 401
-        big = await client.post(NODE_PATH, data=too_big, headers=webjs_headers(too_big))
+        big = await client.post(NODE_PATH, data=io.BytesIO(too_big), headers=webjs_headers(too_big))
         assert big.status == 413
-        ack = await client.post(NODE_PATH, data=huge_ack, headers=webjs_headers(huge_ack))
+        ack = await client.post(
+            NODE_PATH, data=io.BytesIO(huge_ack), headers=webjs_headers(huge_ack)
+        )
         assert ack.status == 413
-        unsigned = await client.post(NODE_PATH, data=video)
+        unsigned = await client.post(NODE_PATH, data=io.BytesIO(video))
         assert unsigned.status == 401
     assert _acks_on(kafka_bootstrap, topics) == []

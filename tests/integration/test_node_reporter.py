@@ -101,12 +101,14 @@ class Driver:
             text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.strip())
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self.lines.put(line.strip())
         self.lines.put("")
 
     def wait_for(self, line: str) -> None:
@@ -123,6 +125,7 @@ def driving(plan: Path, url: str, token: str, spool: Path, **env: str) -> Iterat
         if driver.process.poll() is None:
             driver.process.kill()
         driver.process.wait(30)
+        driver.reader.join(30)  # it closes the pipe at its end
 
 
 def landed(bootstrap: str, topics: Topics) -> list[MessageEvent]:

@@ -33,6 +33,7 @@ from sink.migrate import upgrade
 from tests.integration.deployment_support import deployment_env
 from tests.integration.pipeline import SnapshotReader
 from tickstream.deployment import Deployment
+from tickstream.simulator.checking import counts_of
 from tickstream.simulator.oracle import Expected
 from tickstream.simulator.plan import Plan, Shape, make_plan
 from tickstream.simulator.sending import send_plan
@@ -199,25 +200,13 @@ class GatewayClient:
         return self.counts() == expected
 
     def counts(self) -> dict[str, Expected]:
-        return {c: as_expected(s["statistics"]) for c, s in self.latest.items()}
-
-
-def as_expected(statistics: dict) -> Expected:
-    return Expected(
-        dispatched=statistics.get("dispatched_count", 0),
-        sent=statistics.get("total_sent_count", 0),
-        delivered=statistics.get("total_delivered_count", 0),
-        read=statistics.get("total_read_count", 0),
-        played=statistics.get("total_played_count", 0),
-        failed=statistics.get("total_failed_count", 0),
-        skipped=statistics.get("skipped_count", 0),
-    )
+        return {c: counts_of(s["statistics"]) for c, s in self.latest.items()}
 
 
 def stored_snapshots(engine: sa.Engine) -> dict[str, Expected]:
     with engine.connect() as db:
         rows = db.execute(sa.text("SELECT campaign_id, snapshot FROM campaign_stats")).all()
-    return {row.campaign_id: as_expected(row.snapshot["statistics"]) for row in rows}
+    return {row.campaign_id: counts_of(row.snapshot["statistics"]) for row in rows}
 
 
 STATUS_COUNTS = sa.text(

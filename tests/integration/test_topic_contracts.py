@@ -27,6 +27,7 @@ from contract.topics import Topics
 from tests.integration.deployment_support import deployment_env, read_to_end
 from tests.integration.pipeline import SnapshotReader, stop
 from tickstream.deployment import Deployment
+from tickstream.simulator.checking import counts_of
 from tickstream.simulator.oracle import Expected
 from tickstream.simulator.plan import Shape, make_plan
 from tickstream.simulator.sending import send_plan
@@ -156,7 +157,7 @@ def test_the_example_consumer_keeps_exact_totals_through_duplicates_and_restarts
         stop(second)
     assert second.returncode == 0
     totals = json.loads(totals_file.read_text("utf-8"))
-    assert {campaign: as_expected(values) for campaign, values in totals.items()} == (
+    assert {campaign: counts_of(values) for campaign, values in totals.items()} == (
         written.expected
     )
 
@@ -200,15 +201,3 @@ def wait_until(condition: Callable[[], bool], limit: float = 120.0) -> None:
     deadline = time.monotonic() + limit
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.2)
-
-
-def as_expected(statistics: dict) -> Expected:
-    return Expected(
-        dispatched=statistics.get("dispatched_count", 0),
-        sent=statistics.get("total_sent_count", 0),
-        delivered=statistics.get("total_delivered_count", 0),
-        read=statistics.get("total_read_count", 0),
-        played=statistics.get("total_played_count", 0),
-        failed=statistics.get("total_failed_count", 0),
-        skipped=statistics.get("skipped_count", 0),
-    )

@@ -10,7 +10,7 @@ from gateway.feed import snapshot_consumer
 from gateway.settings import GatewaySettings
 from streams.faust_transport import WorkerConsumer, WorkerConsumerThread
 from streams.settings import WorkerSettings
-from streams.worker import create_worker
+from tests.unit.worker_apps import unit_worker
 
 SETTINGS = WorkerSettings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-")
 
@@ -20,17 +20,16 @@ def test_the_wait_is_short() -> None:
 
 
 async def test_the_workers_faust_consumer_uses_it() -> None:
-    app = create_worker(SETTINGS)
-    assert isinstance(app.consumer, WorkerConsumer)
-    assert isinstance(app.transport, Transport)
-    thread = app.consumer._thread
-    assert isinstance(thread, WorkerConsumerThread)
-    consumer = thread._create_worker_consumer(app.transport)
-    try:
-        assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS
-    finally:
-        await consumer.stop()
-        thread.thread_loop.close()  # the consumer thread's own loop, made with the app
+    with unit_worker() as (app, _):
+        assert isinstance(app.consumer, WorkerConsumer)
+        assert isinstance(app.transport, Transport)
+        thread = app.consumer._thread
+        assert isinstance(thread, WorkerConsumerThread)
+        consumer = thread._create_worker_consumer(app.transport)
+        try:
+            assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS
+        finally:
+            await consumer.stop()
 
 
 async def test_the_gateways_snapshot_consumer_uses_it() -> None:

@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from streams.__main__ import worker_for
-from streams.settings import WorkerSettings
-from streams.worker import create_worker
+from tests.unit.worker_apps import unit_worker
 
 
 @pytest.mark.parametrize("level", ["WARNING", "ERROR", "INFO"])
@@ -18,13 +17,11 @@ def test_the_root_logger_keeps_the_configured_level(level: str) -> None:
     saved_level, saved_handlers = root.level, root.handlers[:]
     saved_streams = sys.stdout, sys.stderr  # the worker redirects them into the log
     try:
-        settings = WorkerSettings(
-            kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-", log_level=level
-        )
-        worker = worker_for(create_worker(settings), settings)
-        worker._setup_logging()  # what starting the worker does first
-        assert root.level == logging.getLevelName(level)
-        assert not logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG)
+        with unit_worker(log_level=level) as (app, settings):
+            worker = worker_for(app, settings)
+            worker._setup_logging()  # what starting the worker does first
+            assert root.level == logging.getLevelName(level)
+            assert not logging.getLogger("aiokafka").isEnabledFor(logging.DEBUG)
     finally:
         root.setLevel(saved_level)
         root.handlers[:] = saved_handlers

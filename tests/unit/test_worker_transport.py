@@ -9,16 +9,15 @@ from faust.tables.manager import TableManager
 from faust.types import TP
 
 from streams.faust_transport import WorkerConsumer, WorkerProducer, WorkerRecovery
-from streams.settings import WorkerSettings
-from streams.worker import create_worker
+from tests.unit.worker_apps import unit_worker
 
 
 async def test_the_worker_app_uses_both() -> None:
-    app = create_worker(WorkerSettings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-"))
-    assert isinstance(app.producer, WorkerProducer)
-    assert isinstance(app.consumer, WorkerConsumer)
-    assert isinstance(app.tables, TableManager)
-    assert isinstance(app.tables.recovery, WorkerRecovery)
+    with unit_worker() as (app, _):
+        assert isinstance(app.producer, WorkerProducer)
+        assert isinstance(app.consumer, WorkerConsumer)
+        assert isinstance(app.tables, TableManager)
+        assert isinstance(app.tables.recovery, WorkerRecovery)
 
 
 async def test_every_flush_runs_the_hook_first() -> None:
@@ -35,11 +34,12 @@ async def test_every_flush_runs_the_hook_first() -> None:
 
 
 async def test_faust_recovery_is_given_no_changelog_partition() -> None:
-    app = create_worker(WorkerSettings(kafka_bootstrap="127.0.0.1:1", topic_prefix="unit-"))
-    assert isinstance(app.tables, TableManager)
-    recovery = app.tables.recovery
-    for table in app.tables.values():
-        topic = table.changelog_topic.get_topic_name()
-        recovery.add_active(table, TP(topic, 0))
-        recovery.add_standby(table, TP(topic, 1))
-    assert not recovery.active_tps and not recovery.standby_tps and not recovery.need_recovery()
+    with unit_worker() as (app, _):
+        assert isinstance(app.tables, TableManager)
+        recovery = app.tables.recovery
+        for table in app.tables.values():
+            topic = table.changelog_topic.get_topic_name()
+            recovery.add_active(table, TP(topic, 0))
+            recovery.add_standby(table, TP(topic, 1))
+        assert not recovery.active_tps and not recovery.standby_tps
+        assert not recovery.need_recovery()
