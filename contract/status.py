@@ -4,6 +4,7 @@ provider's vocabulary mapped onto them. Pure functions, no I/O.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final, Literal
 
 StatusName = Literal["pending", "sent", "delivered", "read", "played", "failed"]
@@ -148,3 +149,13 @@ def meta_status(status: str) -> StatusName:
 
 def twilio_status(status: str) -> StatusName:
     return _lookup(TWILIO_STATUS, status.lower(), "Twilio")
+
+
+def earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    """The earlier of two optional times: how first-seen times join, in the worker's state and in
+    the sink's rows alike (docs/contract.md)."""
+    if current is None:
+        return candidate
+    if candidate is None:
+        return current
+    return min(current, candidate)

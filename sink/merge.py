@@ -14,19 +14,11 @@ from datetime import UTC, datetime
 import msgspec
 
 from contract.events import MessageStatus, Snapshot
-from contract.status import NAME_OF_RANK, effective_status
+from contract.status import NAME_OF_RANK, earliest, effective_status
 
 # A missing time sorts after every real one, as PostgreSQL's 'infinity' does.
 NEVER = datetime.max.replace(tzinfo=UTC)
 RANKS = range(len(NAME_OF_RANK))
-
-
-def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(a, b)
 
 
 def _failure(status: MessageStatus) -> tuple[datetime, str, str]:
@@ -95,12 +87,12 @@ def merge_status(a: MessageStatus, b: MessageStatus) -> MessageStatus:
         max_rank=max_rank,
         failed=failed,
         updated_at=max(a.updated_at, b.updated_at),
-        dispatched_at=_earliest(a.dispatched_at, b.dispatched_at),
-        sent_at=_earliest(a.sent_at, b.sent_at),
-        delivered_at=_earliest(a.delivered_at, b.delivered_at),
-        read_at=_earliest(a.read_at, b.read_at),
-        played_at=_earliest(a.played_at, b.played_at),
-        failed_at=_earliest(a.failed_at, b.failed_at),
+        dispatched_at=earliest(a.dispatched_at, b.dispatched_at),
+        sent_at=earliest(a.sent_at, b.sent_at),
+        delivered_at=earliest(a.delivered_at, b.delivered_at),
+        read_at=earliest(a.read_at, b.read_at),
+        played_at=earliest(a.played_at, b.played_at),
+        failed_at=earliest(a.failed_at, b.failed_at),
         error_code=error_code,
         error_title=error_title,
         participants=merge_participants(a.participants, b.participants),

@@ -19,6 +19,7 @@ from datetime import datetime
 import msgspec
 
 from contract.events import CampaignPartial, Counters
+from contract.status import earliest
 from streams.message_state import NO_CONTRIBUTION, MessageState, contribution
 from streams.retention import Retired, is_retired_key
 from streams.rocks import LOCAL_PREFIX
@@ -46,12 +47,6 @@ _retired_decoder = msgspec.json.Decoder(Retired)
 
 def sum_key(campaign_id: str) -> bytes:
     return SUM_PREFIX + campaign_id.encode()
-
-
-def _earlier(known: datetime | None, candidate: datetime | None) -> datetime | None:
-    if known is None:
-        return candidate
-    return known if candidate is None or known <= candidate else candidate
 
 
 def _start_of(state: MessageState) -> datetime | None:
@@ -226,7 +221,7 @@ def replayed_rows(read: Callable[[bytes], bytes | None], writes: list[Write]) ->
             for i in range(WIDTH):
                 row.values[i] += sign * values[i]
             if sign > 0:
-                row.started_at = _earlier(row.started_at, started)
+                row.started_at = earliest(row.started_at, started)
                 row.workspace_id = row.workspace_id or workspace
     result: list[Write] = [(sum_key(c), _sum_encoder.encode(row)) for c, row in rows.items()]
     if counted:

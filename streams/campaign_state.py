@@ -19,7 +19,7 @@ from contract.events import (
     Snapshot,
     WindowCounts,
 )
-from streams.message_state import earliest
+from contract.status import earliest
 from streams.stats import (
     add_counters,
     is_complete,

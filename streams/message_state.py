@@ -14,7 +14,7 @@ from datetime import datetime
 import msgspec
 
 from contract.events import AckEvent, Attempt, Dispatch, MessageEvent, MessageStatus, Skip
-from contract.status import RANK_OF, effective_status
+from contract.status import RANK_OF, earliest, effective_status
 
 # The fields holding the first time each rank (1..4) was seen, by rank.
 RANK_TIME_FIELDS = ("", "sent_at", "delivered_at", "read_at", "played_at")
@@ -56,15 +56,6 @@ class MessageState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
 
 
 EMPTY = MessageState()
-
-
-def earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
-    """The earlier of two optional times (the join of first-seen times)."""
-    if current is None:
-        return candidate
-    if candidate is None:
-        return current
-    return min(current, candidate)
 
 
 def _latest(current: datetime | None, candidate: datetime | None) -> datetime | None:

@@ -20,7 +20,8 @@ from datetime import datetime
 import msgspec
 
 from contract.events import Counters, encode
-from streams.message_state import MessageState, contribution, earliest
+from contract.status import earliest
+from streams.message_state import MessageState, contribution
 from streams.stats import add_counters, counters_of
 from streams.write_behind import Write
 
