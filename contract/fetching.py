@@ -13,4 +13,37 @@ empty fetches a second per consumer.
 
 from __future__ import annotations
 
+from typing import Any
+
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer
+
 FETCH_MAX_WAIT_MS = 50
+
+
+def groupless_reader(bootstrap: str, client_id: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer outside any group that commits nothing and starts where nothing is stored at
+    the earliest record: for readers that position themselves (the gateway's snapshots, ingest's
+    directory, the worker's changelog restore). ``options`` are aiokafka's, per reader."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=client_id,
+        **options,
+    )
+
+
+async def topic_partitions(
+    bootstrap: str, topics: list[str], client_id: str
+) -> dict[str, set[int]]:
+    """Each topic's partitions, from fresh metadata: a groupless consumer knows only the
+    partitions assigned to it, so a reader asks before it assigns them (an unknown topic has
+    none)."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id=client_id)
+    try:
+        await client.bootstrap()
+        cluster = await client.fetch_all_metadata()
+        return {topic: set(cluster.partitions_for_topic(topic) or ()) for topic in topics}
+    finally:
+        await client.close()

@@ -13,10 +13,10 @@ import asyncio
 import logging
 import time
 
-from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contract.events import DecodeError, Snapshot, decode_snapshot, encode
-from contract.fetching import FETCH_MAX_WAIT_MS
+from contract.fetching import FETCH_MAX_WAIT_MS, groupless_reader, topic_partitions
 from contract.topics import Topics
 from gateway.channels import Channel, Kind, snapshot_channels
 from gateway.fanout import UNSCOPED, Hub, snapshot_message
@@ -67,17 +67,6 @@ class SnapshotFeed:
         return []
 
 
-async def _partitions(bootstrap: str, topic: str) -> set[int]:
-    """The topic's partitions, from fresh metadata (the consumer only knows assigned topics)."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="tickstream-gateway")
-    try:
-        await client.bootstrap()
-        cluster = await client.fetch_all_metadata()
-        return set(cluster.partitions_for_topic(topic) or ())
-    finally:
-        await client.close()
-
-
 async def _start_positions(
     consumer: AIOKafkaConsumer,
     bootstrap: str,
@@ -89,7 +78,7 @@ async def _start_positions(
     (``resume``), else to the first record at or after ``since``; return the end offsets at that
     moment (caught up = positions reach them)."""
     while True:
-        partitions = await _partitions(bootstrap, topic)
+        partitions = (await topic_partitions(bootstrap, [topic], "tickstream-gateway"))[topic]
         if partitions:
             break
         log.info("waiting for topic %s to exist", topic)
@@ -106,13 +95,8 @@ async def _start_positions(
 
 def snapshot_consumer(settings: GatewaySettings) -> AIOKafkaConsumer:
     """A consumer outside any group: every gateway reads every snapshot, positioned by hand."""
-    return AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id="tickstream-gateway",
-        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    return groupless_reader(
+        settings.kafka_bootstrap, "tickstream-gateway", fetch_max_wait_ms=FETCH_MAX_WAIT_MS
     )
 
 

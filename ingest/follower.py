@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from contract.events import (
@@ -23,7 +23,7 @@ from contract.events import (
     decode_campaign_owner,
     decode_sender_key,
 )
-from contract.fetching import FETCH_MAX_WAIT_MS
+from contract.fetching import FETCH_MAX_WAIT_MS, groupless_reader, topic_partitions
 from contract.topics import Topics
 from ingest.directory import Directory
 from ingest.producer import Unavailable
@@ -51,13 +51,8 @@ class Follower:
     async def run(self) -> None:
         """Read and follow until cancelled; a failure restarts the consumer where it stopped."""
         while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                group_id=None,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                client_id="tickstream-ingest",
-                fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            consumer = groupless_reader(
+                self._bootstrap, "tickstream-ingest", fetch_max_wait_ms=FETCH_MAX_WAIT_MS
             )
             try:
                 await consumer.start()
@@ -94,7 +89,7 @@ class Follower:
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            found = await _partitions(self._bootstrap, list(self._apply))
+            found = await topic_partitions(self._bootstrap, list(self._apply), "tickstream-ingest")
             missing = [topic for topic in self._apply if not found.get(topic)]
             if not missing:
                 break
@@ -122,14 +117,3 @@ class Follower:
                     self._next[tp] = records[-1].offset + 1
             self._advanced.set()
             self._advanced = asyncio.Event()
-
-
-async def _partitions(bootstrap: str, topics: list[str]) -> dict[str, set[int]]:
-    """Each topic's partitions, from fresh metadata (a consumer knows only assigned topics)."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, client_id="tickstream-ingest")
-    try:
-        await client.bootstrap()
-        cluster = await client.fetch_all_metadata()
-        return {topic: set(cluster.partitions_for_topic(topic) or ()) for topic in topics}
-    finally:
-        await client.close()

@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from contract.fetching import groupless_reader
 from streams.write_behind import Write
 
 # Records one fetch hands over at most (one write batch per partition among them).
@@ -96,12 +97,9 @@ class ChangelogReader:
 
     @asynccontextmanager
     async def open(self, topic: str, partitions: Iterable[int]) -> AsyncIterator[OpenChangelog]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id="tickstream-worker-restore",
+        consumer = groupless_reader(
+            self._bootstrap,
+            "tickstream-worker-restore",
             fetch_max_bytes=64 * MIB,
             max_partition_fetch_bytes=16 * MIB,
         )
