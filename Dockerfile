@@ -1,4 +1,4 @@
-# One image for the four services (docker-compose.kafka.yml picks the command of each).
+# One image for the services (docker-compose.kafka.yml picks the command of each).
 # The dashboard's Chart.js comes from the npm registry, pinned by gateway/dashboard/package-lock.json.
 FROM node:20-slim AS dashboard
 WORKDIR /build
@@ -13,6 +13,7 @@ COPY streams streams
 COPY ingest ingest
 COPY sink sink
 COPY gateway gateway
+COPY webhooks webhooks
 # the command line's production part: .dockerignore leaves its development tools out
 COPY tickstream tickstream
 COPY --from=dashboard /build/node_modules/chart.js/dist/chart.umd.js gateway/static/vendor/chart.umd.js

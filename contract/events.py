@@ -22,6 +22,21 @@ SCHEMA_VERSION = 1
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
+# What a sender may label a message with, for the breakdowns of docs/insights.md.
+Template = Annotated[str, msgspec.Meta(max_length=128)]
+Variant = Annotated[str, msgspec.Meta(max_length=64)]
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+MAX_TAGS = 5
+Tags = Annotated[list[Tag], msgspec.Meta(max_length=MAX_TAGS)]
+
+
+def join_tags(a: list[str], b: list[str]) -> list[str]:
+    """The tags of a message that two records name: the union, sorted, the ``MAX_TAGS``
+    smallest kept — the same whatever order the records come in (docs/insights.md). The worker
+    joins its dispatches' tags with it, the sink its status records'."""
+    if not a and not b:
+        return a
+    return sorted({*a, *b})[:MAX_TAGS]
 
 
 class _Record(
@@ -60,6 +75,9 @@ class Dispatch(_Record, frozen=True, tag="dispatch", tag_field="type"):
     recipient: str = ""
     dispatched_at: AwareDatetime | None = None
     received_at: AwareDatetime | None = None
+    template: Template = ""
+    variant: Variant = ""
+    tags: Tags = []
 
 
 class Skip(_Record, frozen=True, tag="skip", tag_field="type"):
@@ -87,12 +105,22 @@ class Attempt(_Record, frozen=True, tag="attempt", tag_field="type"):
     received_at: AwareDatetime
 
 
+class Erase(_Record, frozen=True, tag="erase", tag_field="type"):
+    """Written by ``tickstream erase``, never by senders: forget the recipient's number in the
+    state of ``message_id`` for good, keeping what the message counts (docs/operations.md,
+    "Erasure")."""
+
+    message_id: NonEmpty
+    workspace_id: NonEmpty
+    received_at: AwareDatetime
+
+
 def skip_message_id(campaign_id: str, recipient: str) -> str:
     """The key of a recipient's skip state: one per campaign and recipient."""
     return f"skip:{campaign_id}:{recipient}"
 
 
-MessageEvent = AckEvent | Dispatch | Skip | Attempt
+MessageEvent = AckEvent | Dispatch | Skip | Attempt | Erase
 
 
 class EventBatch(_Record, frozen=True):
@@ -156,6 +184,10 @@ class CampaignPartial(_Record, frozen=True, tag="partial", tag_field="type"):
     source_partition: int
     counters: Counters
     started_at: AwareDatetime | None = None
+    # the worker's breakdown counts (distributions, failures, groups) and failure titles by code:
+    # opaque to every other part, see streams/insights.py
+    facets: dict[str, int] = {}
+    titles: dict[str, str] = {}
     v: int = SCHEMA_VERSION
 
 
@@ -171,6 +203,34 @@ class WindowCounts(_Record, frozen=True):
     played: int = 0
     failed: int = 0
     skipped: int = 0
+
+
+class Failure(msgspec.Struct, frozen=True, kw_only=True):
+    """The campaign's failed messages with one error code (docs/insights.md)."""
+
+    code: str
+    title: str
+    count: int
+
+
+class GroupStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """A campaign's counters over the messages of one variant, template or tag."""
+
+    kind: str  # "variant", "template" or "tag"
+    value: str
+    counters: Counters
+    time_to_read: list[int]
+
+
+class Insights(msgspec.Struct, frozen=True, kw_only=True):
+    """Exact breakdowns of a campaign (docs/insights.md). Each ``time_to_*`` list counts the
+    messages per bucket of ``contract.insights.BOUNDS_SECONDS`` (one more bucket than bounds)."""
+
+    time_to_sent: list[int]
+    time_to_delivered: list[int]
+    time_to_read: list[int]
+    failures: list[Failure] = []
+    groups: list[GroupStatistics] = []
 
 
 class Statistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -207,6 +267,7 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     statistics: Statistics
     timestamp: AwareDatetime
     campaign_name: str = ""
+    insights: Insights | None = None
     v: int = SCHEMA_VERSION
 
 
@@ -243,6 +304,12 @@ class MessageStatus(_Record, frozen=True):
     attempted: bool = False
     skip_reason_code: str = ""
     skip_reason: str = ""
+    template: str = ""
+    variant: str = ""
+    tags: list[str] = []
+    # the recipient's number was erased (`tickstream erase`): recipient and participants are
+    # empty, and a merge keeps them so whatever else it meets
+    erased: bool = False
 
 
 class MessageStatusBatch(_Record, frozen=True):

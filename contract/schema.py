@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = sa.MetaData()
 
@@ -69,14 +69,24 @@ campaign_stats = sa.Table(
     sa.Column("awaiting_update_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("started_at", TS),
     sa.Column("completed_at", TS),
+    # the snapshot's insights (docs/insights.md, migration 0004), NULL until it has any
+    sa.Column("insights", JSONB),
     sa.Index("ix_campaign_stats_workspace", "workspace_id"),
 )
 
 # The snapshot's statistics that campaign_stats keeps as columns of the same names, next to the
-# whole snapshot and the campaign it belongs to.
+# whole snapshot, its insights and the campaign it belongs to.
 STATISTICS_COLUMNS = column_names(
     campaign_stats,
-    leave_out=("campaign_id", "workspace_id", "campaign_uuid", "seq", "snapshot", "updated_at"),
+    leave_out=(
+        "campaign_id",
+        "workspace_id",
+        "campaign_uuid",
+        "seq",
+        "snapshot",
+        "updated_at",
+        "insights",
+    ),
 )
 
 # One row per campaign and window: what changed in it, and the cumulative counts at its end.
@@ -137,6 +147,13 @@ message_status = sa.Table(
     sa.Column("attempted", sa.Boolean, nullable=False, server_default="false"),
     sa.Column("skip_reason_code", sa.Text, nullable=False, server_default=""),
     sa.Column("skip_reason", sa.Text, nullable=False, server_default=""),
+    # the labels of its dispatch (docs/insights.md, migration 0004); tags sorted, at most five
+    sa.Column("template", sa.Text, nullable=False, server_default=""),
+    sa.Column("variant", sa.Text, nullable=False, server_default=""),
+    sa.Column("tags", JSONB, nullable=False, server_default="[]"),
+    # the recipient's number was erased (docs/operations.md, "Erasure", migration 0006): merged
+    # with OR, and while set, recipient and participants stay empty
+    sa.Column("erased", sa.Boolean, nullable=False, server_default="false"),
     sa.Index("ix_message_status_campaign_status", "campaign_id", "status", "message_id"),
     sa.Index("ix_message_status_campaign", "campaign_id", "message_id"),
 )
@@ -148,4 +165,58 @@ revoked_tokens = sa.Table(
     metadata,
     sa.Column("kid", sa.Text, primary_key=True),
     sa.Column("revoked_at", TS, nullable=False, server_default=sa.func.now()),
+)
+
+# Outbound webhooks (docs/webhooks.md, migration 0005): a workspace's URL and the event types it
+# wants (`tickstream webhook add`), and the deliverer's state of it — consecutive failed tries, no
+# try before paused_until, and one deliverer serves it until leased_until (so its events go out
+# one at a time, in order).
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("workspace_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", ARRAY(sa.Text), nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("disabled_at", TS),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("paused_until", TS),
+    sa.Column("leased_until", TS),
+    sa.Index("ix_webhook_subscriptions_workspace", "workspace_id"),
+)
+
+# The outbox: one row per subscription and event, written in the transaction that precedes the
+# offset commit; the (subscription, event id) key makes a replayed snapshot add nothing. ``id``
+# is the order of creation, the order a subscription's events are tried in.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "subscription_id",
+        sa.BigInteger,
+        sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("payload", JSONB, nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("delivered_at", TS),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.Column("given_up_at", TS),
+    sa.Index("ix_webhook_deliveries_event", "subscription_id", "event_id", unique=True),
+    # what is still to deliver, per subscription in order: small, whatever the table's size
+    sa.Index(
+        "ix_webhook_deliveries_pending",
+        "subscription_id",
+        "id",
+        postgresql_where=sa.text("delivered_at IS NULL AND given_up_at IS NULL"),
+    ),
+    sa.Index("ix_webhook_deliveries_created", "created_at"),
 )

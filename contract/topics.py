@@ -19,6 +19,9 @@ WORKER_DLQ = "worker-dlq"
 SENDER_KEYS = "sender-keys"
 CAMPAIGN_OWNERS = "campaign-owners"
 WORKER_APP = "tickstream-worker"
+# The webhook deliverer's consumer group (docs/webhooks.md): offsets of its own, so that it never
+# holds back the sink, and the sink never holds it back.
+WEBHOOKS_GROUP = "tickstream-webhooks"
 # The worker's tables (see streams/worker.py); Faust names their changelogs app-table-changelog.
 WORKER_TABLES = ("messages", "campaigns")
 # Smaller segments than Kafka's 1 GiB let the cleaner compact a changelog while it is still
@@ -94,6 +97,11 @@ class Topics:
     def worker_app(self) -> str:
         """The worker's Faust app id, which is also its consumer group."""
         return self.name(WORKER_APP)
+
+    @property
+    def webhooks_group(self) -> str:
+        """The consumer group every webhook deliverer of this deployment shares."""
+        return self.name(WEBHOOKS_GROUP)
 
     def changelog(self, table: str) -> str:
         return f"{self.worker_app}-{table}-changelog"

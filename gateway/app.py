@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway import db, export, native, openapi, pusher, rest
+from gateway import db, export, insights_rest, native, openapi, pusher, rest
 from gateway.capacity import ConnectionLimits, ExportSlots
 from gateway.fanout import Hub, Protocol
 from gateway.feed import SnapshotFeed, consume
@@ -185,6 +185,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(_snapshots)
     app.on_shutdown.append(_close_clients)
     rest.add_routes(app)
+    insights_rest.add_routes(app)
     export.add_routes(app)
     pusher.add_routes(app)
     app.router.add_get("/ws", native.ws_handler)

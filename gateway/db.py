@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contract.events import DecodeError, Snapshot, decode_snapshot
+from contract.events import Counters, DecodeError, Snapshot, decode_snapshot
+from contract.insights import BUCKETS
 from contract.schema import (
     WINDOW_CHANGES,
     WINDOW_TOTALS,
@@ -42,6 +43,9 @@ RECIPIENT_COLUMNS = column_names(
 )
 # A skip row whose recipient was dispatched after all: the recipient's message row stands for it.
 ATTEMPTED = "attempted"
+# At most this many templates are summed per request (the most dispatched): the answer stays
+# small however many templates a workspace ever used.
+MAX_TEMPLATES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,3 +219,62 @@ async def stream_recipients(
             # also when the download ends early (a client cut or gone): returning the connection
             # rolls back, but leaves psycopg's server-side cursor object unclosed
             await result.close()
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSums:
+    """One template's groups summed over the campaigns of a workspace."""
+
+    template: str
+    campaigns: int
+    counters: Counters
+    time_to_read: list[int]
+
+
+def _template_sums_query() -> sa.TextClause:
+    """The template groups of a workspace's stored insights (docs/insights.md), summed per
+    template in PostgreSQL, so only one row per template leaves the database.
+
+    A snapshot holds one group per kind and value, so a template's rows are its campaigns
+    (``count(*)``: a distinct count would sort them all). Counters are written without their
+    zeros (``Counters`` omits defaults), hence the coalesce. The buckets are summed one
+    expression each (their number is fixed): unnesting every histogram instead took four times
+    as long (2,500 campaigns of 5 templates each)."""
+
+    def total(value: str) -> str:
+        return f"sum(coalesce(({value})::bigint, 0))::bigint"
+
+    counters = ", ".join(
+        total("g -> 'counters' ->> '" + name + "'") + f' AS "{name}"'
+        for name in Counters.__struct_fields__
+    )
+    buckets = ", ".join(total(f"g -> 'time_to_read' ->> {i}") for i in range(BUCKETS))
+    return sa.text(
+        "SELECT g ->> 'value' COLLATE \"C\" AS template,"
+        " count(*) AS campaigns,"
+        f" {counters}, ARRAY[{buckets}] AS time_to_read"
+        " FROM campaign_stats AS s CROSS JOIN LATERAL jsonb_array_elements(CASE"
+        "  WHEN jsonb_typeof(s.insights -> 'groups') = 'array' THEN s.insights -> 'groups'"
+        "  ELSE '[]'::jsonb END) AS e(g)"
+        " WHERE s.workspace_id = :workspace AND g ->> 'kind' = 'template'"
+        ' GROUP BY 1 ORDER BY "dispatched" DESC, template LIMIT :limit'
+    )
+
+
+async def template_sums(
+    engine: AsyncEngine, workspace_id: str, limit: int = MAX_TEMPLATES
+) -> list[TemplateSums]:
+    """Per template of the workspace's campaigns: in how many it was used, its counters and its
+    time-to-read histogram summed; the most dispatched first (ties by name)."""
+    params = {"workspace": workspace_id, "limit": limit}
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_template_sums_query(), params)).mappings().all()
+    return [
+        TemplateSums(
+            template=row["template"],
+            campaigns=row["campaigns"],
+            counters=Counters(**{n: row[n] for n in Counters.__struct_fields__}),
+            time_to_read=row["time_to_read"],
+        )
+        for row in rows
+    ]

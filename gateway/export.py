@@ -8,9 +8,10 @@ serves REST reads. Beyond the slots an export is refused at once (503, ``Retry-A
 client that accepts nothing for ``GATEWAY_EXPORT_WRITE_TIMEOUT_SECONDS`` is cut, which frees its
 slot.
 
-Cells are written so that a spreadsheet shows them as text: recipients, error titles and skip
-reasons come from providers and senders as received, and a cell starting with ``=``, ``+``,
-``-``, ``@``, a tab or a carriage return would run as a formula (docs/gateway.md, "Hardening").
+Cells are written so that a spreadsheet shows them as text: recipients, error titles, skip
+reasons and a message's template, variant and tags come from providers and senders as received,
+and a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would run as a
+formula (docs/gateway.md, "Hardening"). A message's tags share one cell, joined by ``;``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ RETRY_AFTER_SECONDS = 10
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A signed number (a phone number, an error code like -1) is data to any spreadsheet, not a formula.
 PLAIN_NUMBER = re.compile(r"[+-]?\d[\d ]*(?:\.\d+)?")
+TAG_SEPARATOR = ";"
 
 
 def spreadsheet_safe(cell: str) -> str:
@@ -53,6 +55,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return db.iso(value) or ""
+    if isinstance(value, list):  # a message's tags: one cell, as a spreadsheet filters them
+        return spreadsheet_safe(TAG_SEPARATOR.join(map(str, value)))
     return spreadsheet_safe(str(value))
 
 

@@ -3,7 +3,8 @@
 Built from what the handlers themselves use: the snapshot and statistics schemas from the msgspec
 types in ``contract.events``, a recipient's fields from the columns the queries select
 (``gateway.db.RECIPIENT_COLUMNS`` and their SQL types), a series point's counts from
-``contract.schema``, the parameters' bounds from ``gateway.params``. The WebSocket endpoints
+``contract.schema``, the parameters' bounds from ``gateway.params``, the insights' buckets and
+counters from ``contract.insights`` and ``gateway.breakdowns``. The WebSocket endpoints
 (``/ws``, ``/app/{key}``) are described in docs/gateway.md; OpenAPI has no words for them.
 """
 
@@ -13,13 +14,17 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from contract.events import Snapshot
+from contract.insights import BOUNDS_SECONDS, BUCKETS, PERCENTILES
 from contract.schema import WINDOW_CHANGES, WINDOW_TOTALS, message_status
+from gateway.breakdowns import COUNTER_NAMES, STAGES
 from gateway.channels import MAX_CHANNEL_LENGTH
-from gateway.db import RECIPIENT_COLUMNS
+from gateway.db import MAX_TEMPLATES, RECIPIENT_COLUMNS
 from gateway.params import MAX_PAGE, MAX_SERIES_POINTS, MAX_STEP, RECIPIENT_STATUSES
 from gateway.pusher import SOCKET_ID
+from gateway.significance import SIGNIFICANCE_LEVEL
 
 REF = "#/components/schemas/{name}"
 TIME = {"type": "string", "format": "date-time"}
@@ -52,7 +57,11 @@ def _error(description: str) -> dict[str, Any]:
 def _recipient() -> dict[str, Any]:
     def column(name: str) -> dict[str, Any]:
         kind = message_status.c[name].type
-        return NULLABLE_TIME if isinstance(kind, sa.DateTime) else {"type": "string"}
+        if isinstance(kind, sa.DateTime):
+            return NULLABLE_TIME
+        if isinstance(kind, JSONB):  # the tags
+            return {"type": "array", "items": {"type": "string"}}
+        return {"type": "string"}
 
     return _object({str(name): column(name) for name in RECIPIENT_COLUMNS})
 
@@ -75,6 +84,113 @@ def _campaign_summary() -> dict[str, Any]:
         }
     )
 
+
+def _bounds() -> dict[str, Any]:
+    """A percentile's bucket (``contract.insights.Bounds``)."""
+    upper = {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+    return {"anyOf": [_object({"lower": {"type": "integer"}, "upper": upper}), {"type": "null"}]}
+
+
+def _distribution() -> dict[str, Any]:
+    counts = {
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": BUCKETS,
+        "maxItems": BUCKETS,
+    }
+    percentiles = {name: _ref("Bucket") for name, _ in PERCENTILES}
+    return _object({"count": {"type": "integer"}, "buckets": counts} | percentiles)
+
+
+def _group(label: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A variant, tag or template with the figures of its messages."""
+    return _object(
+        {
+            label: {"type": "string"},
+            **(extra or {}),
+            "counters": _object({str(name): {"type": "integer"} for name in COUNTER_NAMES}),
+            "delivery_rate": {"type": "number"},
+            "read_rate": {"type": "number"},
+            "time_to_read": _ref("Distribution"),
+        }
+    )
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _comparison() -> dict[str, Any]:
+    number = {"type": "number"}
+    return _object(
+        {
+            "a": {"type": "string", "description": "the variant with the most delivered"},
+            "b": {"type": "string"},
+            "read_rate_a": number,
+            "read_rate_b": number,
+            "difference": {"type": "number", "description": "percentage points, b - a"},
+            "z": number,
+            "p_value": {"type": "number", "minimum": 0, "maximum": 1},
+            "significant": {"type": "boolean", "description": f"p_value < {SIGNIFICANCE_LEVEL}"},
+            "summary": {"type": "string"},
+        }
+    )
+
+
+def _insight_head(fields: dict[str, Any]) -> dict[str, Any]:
+    """A campaign's insight answer: its id, the time of the snapshot it comes from (null
+    before the first one), and ``fields``."""
+    return _object({"campaign_id": {"type": "string"}, "updated_at": NULLABLE_TIME} | fields)
+
+
+def _insight_schemas() -> dict[str, Any]:
+    stages = {stage: _ref("Distribution") for stage in STAGES}
+    failure = _object(
+        {"code": {"type": "string"}, "title": {"type": "string"}, "count": {"type": "integer"}}
+    )
+    comparisons = {"anyOf": [_array(_comparison()), {"type": "null"}]}
+    campaigns = {"campaigns": {"type": "integer", "description": "campaigns that used it"}}
+    return {
+        "Bucket": _bounds(),
+        "Distribution": _distribution(),
+        "Distributions": _insight_head(
+            {"bounds_seconds": {"const": list(BOUNDS_SECONDS)}} | stages
+        ),
+        "Failures": _insight_head(
+            {"total_failed": {"type": "integer"}, "failures": _array(failure)}
+        ),
+        "Variants": _insight_head(
+            {"variants": _array(_group("variant")), "comparisons": comparisons}
+        ),
+        "Tags": _insight_head({"tags": _array(_group("tag"))}),
+        "Templates": _object({"templates": _array(_group("template", campaigns))}),
+    }
+
+
+# The insight endpoints of a campaign (docs/insights.md): path, schema, summary, answer.
+INSIGHT_OPERATIONS = (
+    (
+        "distributions",
+        "Distributions",
+        "Time to sent, delivered and read, in fixed buckets",
+        "the histograms and their percentiles' buckets (zeros before any insight)",
+    ),
+    (
+        "failures",
+        "Failures",
+        "Failed messages by error code",
+        "the error codes, the most frequent first",
+    ),
+    (
+        "variants",
+        "Variants",
+        "A/B variants and their read rates compared",
+        "the variants by name; every other variant's read rate against the one with the "
+        "most delivered messages (null with fewer than two variants or one without a "
+        "delivered message)",
+    ),
+    ("tags", "Tags", "Figures per tag", "the tags, the most dispatched first"),
+)
 
 _CAMPAIGN_ID = {
     "name": "campaign_id",
@@ -110,7 +226,7 @@ def _campaign_operation(
     responses = {
         "200": ok,
         "401": _error("no valid workspace token"),
-        "404": _error("no such campaign in the token's workspace, or no snapshot yet"),
+        "404": _error("no such campaign in the token's workspace"),
     }
     if parameters:
         responses["400"] = _error("a query parameter is invalid; the message names it")
@@ -176,7 +292,7 @@ def openapi_document(window_seconds: float) -> dict[str, Any]:
         "CampaignSummary": _campaign_summary(),
         "SeriesPoint": _series_point(),
         "Recipient": _recipient(),
-    }
+    } | _insight_schemas()
     series = [
         _query("from", TIME, "start (default: an hour before `to`); no offset means UTC"),
         _query("to", TIME, "end (default: now); no offset means UTC"),
@@ -208,9 +324,9 @@ def openapi_document(window_seconds: float) -> dict[str, Any]:
         "info": {
             "title": "tickstream gateway",
             "version": "1",
-            "description": "Campaign statistics, time series and recipients of one workspace, "
-            "named by the workspace token (`tickstream token --workspace <id>`). Live updates "
-            "come over the WebSockets `/ws` and `/app/{key}` (docs/gateway.md).",
+            "description": "Campaign statistics, insights, time series and recipients of one "
+            "workspace, named by the workspace token (`tickstream token --workspace <id>`). "
+            "Live updates come over the WebSockets `/ws` and `/app/{key}` (docs/gateway.md).",
         },
         "paths": {
             "/api/campaigns": {
@@ -239,6 +355,7 @@ def openapi_document(window_seconds: float) -> dict[str, Any]:
                 "The campaign's latest snapshot",
                 {"description": "the snapshot", "content": _json(_ref("Snapshot"))},
                 [],
+                {"404": _error("no such campaign in the token's workspace, or no snapshot yet")},
             ),
             "/api/campaigns/{campaign_id}/series": _campaign_operation(
                 "Window counts summed into buckets",
@@ -280,6 +397,26 @@ def openapi_document(window_seconds: float) -> dict[str, Any]:
                         {"503": busy},
                     )["get"],
                     "security": [{"bearer": []}, {"queryToken": []}],
+                }
+            },
+            **{
+                f"/api/campaigns/{{campaign_id}}/{name}": _campaign_operation(
+                    summary, {"description": answer, "content": _json(_ref(schema))}, []
+                )
+                for name, schema, summary, answer in INSIGHT_OPERATIONS
+            },
+            "/api/templates": {
+                "get": {
+                    "summary": "The templates of the token's workspace, summed over its campaigns",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": {
+                            "description": f"the {MAX_TEMPLATES} most dispatched templates at "
+                            "most, the most dispatched first",
+                            "content": _json(_ref("Templates")),
+                        },
+                        "401": _error("no valid workspace token"),
+                    },
                 }
             },
             "/broadcasting/auth": {

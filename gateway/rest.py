@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiohttp import web
 
+from contract.events import Snapshot
 from gateway import db
 from gateway.access import campaign_for
 from gateway.auth import AuthError, Grant, bearer_token, verify_token
@@ -91,11 +92,19 @@ async def campaigns_list(request: web.Request) -> web.Response:
     return web.json_response({"campaigns": out})
 
 
+async def latest_snapshot(app: web.Application, campaign: db.CampaignRef) -> Snapshot | None:
+    """The campaign's latest snapshot: the one held in memory (which the feed keeps newest),
+    else the stored one. Every endpoint that shows a snapshot or its insights reads it here, so
+    they never disagree."""
+    held = app[FEED].store.get(campaign.workspace_id, campaign.campaign_id)
+    if held is not None:
+        return held
+    return await db.stored_snapshot(app[ENGINE], campaign.campaign_id)
+
+
 async def campaign_snapshot(request: web.Request) -> web.Response:
     campaign = await campaign_of(request)
-    snapshot = request.app[FEED].store.get(campaign.workspace_id, campaign.campaign_id)
-    if snapshot is None:
-        snapshot = await db.stored_snapshot(request.app[ENGINE], campaign.campaign_id)
+    snapshot = await latest_snapshot(request.app, campaign)
     if snapshot is None:
         return json_error(404, "no_snapshot", "the campaign has no statistics yet")
     return web.Response(body=msgspec.json.encode(snapshot), content_type="application/json")

@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
+from contract.signing import webjs_mac
+
 WEBJS_MAX_SKEW_SECONDS = 300.0
 JWT_LEEWAY_SECONDS = 60.0
 
@@ -107,7 +109,7 @@ class WebjsSignature:
             raise AuthError("missing X-Timestamp or X-HMAC-Signature header")
         if abs(now - parse_timestamp(raw_ts)) > WEBJS_MAX_SKEW_SECONDS:
             raise AuthError("X-Timestamp is more than 300 s away from the server's clock")
-        self._mac = hmac.new(secret.encode(), raw_ts.encode(), "sha256")
+        self._mac = webjs_mac(secret, raw_ts)
         self._given = signature
 
     def update(self, chunk: bytes) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from contract.events import MessageStatus, Snapshot
+from contract.events import MessageStatus, Snapshot, join_tags
 from contract.status import NAME_OF_RANK, earliest, effective_status
 
 # A missing time sorts after every real one, as PostgreSQL's 'infinity' does.
@@ -80,9 +80,13 @@ def merge_status(a: MessageStatus, b: MessageStatus) -> MessageStatus:
     skipped = a.skipped or b.skipped
     attempted = a.attempted or b.attempted
     skip_reason_code, skip_reason = _skip_reason_of(a, b)
+    # erased wins for good and takes the numbers with it, here and in the table's upsert
+    # (sink.store), so no record read again from before the erasure brings them back
+    # (docs/operations.md, "Erasure").
+    erased = a.erased or b.erased
     return msgspec.structs.replace(
         a,
-        recipient=max(a.recipient, b.recipient),
+        recipient="" if erased else max(a.recipient, b.recipient),
         status=row_status(max_rank, failed, skipped, attempted),
         max_rank=max_rank,
         failed=failed,
@@ -95,12 +99,24 @@ def merge_status(a: MessageStatus, b: MessageStatus) -> MessageStatus:
         failed_at=earliest(a.failed_at, b.failed_at),
         error_code=error_code,
         error_title=error_title,
-        participants=merge_participants(a.participants, b.participants),
+        participants={} if erased else merge_participants(a.participants, b.participants),
         skipped=skipped,
         attempted=attempted,
         skip_reason_code=skip_reason_code,
         skip_reason=skip_reason,
+        # a label beats none (""/[] sort first); two labels: the larger, as the worker joins them
+        template=max(a.template, b.template),
+        variant=max(a.variant, b.variant),
+        tags=join_tags(a.tags, b.tags),
+        erased=erased,
     )
+
+
+def _numbers_erased(row: MessageStatus) -> MessageStatus:
+    """An erased record shows no number even when it comes alone (a merge blanks the rest)."""
+    if row.erased and (row.recipient or row.participants):
+        return msgspec.structs.replace(row, recipient="", participants={})
+    return row
 
 
 def merge_statuses(statuses: Iterable[MessageStatus]) -> list[MessageStatus]:
@@ -109,13 +125,17 @@ def merge_statuses(statuses: Iterable[MessageStatus]) -> list[MessageStatus]:
     for status in statuses:
         known = merged.get(status.message_id)
         merged[status.message_id] = status if known is None else merge_status(known, status)
-    return [_with_effective_status(row) for _, row in sorted(merged.items())]
+    return [_normalized(_numbers_erased(row)) for _, row in sorted(merged.items())]
 
 
-def _with_effective_status(row: MessageStatus) -> MessageStatus:
-    """The status column is always recomputed, whatever the record claimed."""
+def _normalized(row: MessageStatus) -> MessageStatus:
+    """The status column is always recomputed, whatever the record claimed; the tags are always
+    a sorted set of at most ``MAX_TAGS``, so PostgreSQL can join them without sorting again."""
     status = row_status(row.max_rank, row.failed, row.skipped, row.attempted)
-    return row if row.status == status else msgspec.structs.replace(row, status=status)
+    tags = join_tags(row.tags, [])
+    if row.status == status and row.tags == tags:
+        return row
+    return msgspec.structs.replace(row, status=status, tags=tags)
 
 
 def latest_snapshots(snapshots: Iterable[Snapshot]) -> list[Snapshot]:

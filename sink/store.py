@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from contract.events import (
+    MAX_TAGS,
     CampaignRegistration,
     MessageStatus,
     MessageStatusBatch,
@@ -104,6 +105,20 @@ _NEW_SKIP_REASON_WINS = (
     'ROW(excluded.skip_reason_code COLLATE "C", excluded.skip_reason COLLATE "C") > '
     'ROW(t.skip_reason_code COLLATE "C", t.skip_reason COLLATE "C")'
 )
+# merge.join_tags: both sides are sorted sets of at most MAX_TAGS (merge_statuses sends them so,
+# and the table holds nothing else), so equal or one-sided tags need no work; otherwise the
+# union, sorted by code point (COLLATE "C", as Python sorts), the smallest MAX_TAGS kept.
+_MERGED_TAGS = (
+    "CASE WHEN excluded.tags = t.tags OR excluded.tags = '[]'::jsonb THEN t.tags "
+    "WHEN t.tags = '[]'::jsonb THEN excluded.tags "
+    'ELSE (SELECT jsonb_agg(s.tag ORDER BY s.tag COLLATE "C") FROM ('
+    'SELECT DISTINCT e.tag COLLATE "C" AS tag '
+    "FROM jsonb_array_elements_text(t.tags || excluded.tags) AS e(tag) "
+    f"ORDER BY 1 LIMIT {MAX_TAGS}) AS s) END"
+)
+# merge.merge_status: erased wins for good and blanks the number whatever either side holds, so a
+# record read again from before the erasure cannot bring it back (docs/operations.md, "Erasure").
+_ERASED = "(t.erased OR excluded.erased)"
 UPSERT_STATUS = (
     _insert(
         message_status,
@@ -119,7 +134,9 @@ UPSERT_STATUS = (
     + " ON CONFLICT (message_id) DO UPDATE SET "
     + ", ".join(
         [
-            'recipient = GREATEST(t.recipient COLLATE "C", excluded.recipient COLLATE "C")',
+            f"erased = {_ERASED}",
+            f"recipient = CASE WHEN {_ERASED} THEN '' "
+            'ELSE GREATEST(t.recipient COLLATE "C", excluded.recipient COLLATE "C") END',
             "max_rank = GREATEST(t.max_rank, excluded.max_rank)",
             "failed = t.failed OR excluded.failed",
             "status = "
@@ -141,7 +158,12 @@ UPSERT_STATUS = (
             "THEN excluded.error_code ELSE t.error_code END",
             f"error_title = CASE WHEN {_NEW_ERROR_WINS} "
             "THEN excluded.error_title ELSE t.error_title END",
-            f"participants = {_MERGED_PARTICIPANTS}",
+            f"participants = CASE WHEN {_ERASED} THEN '{{}}'::jsonb "
+            f"ELSE {_MERGED_PARTICIPANTS} END",
+            # merge.merge_status: the larger label, so a given one beats none
+            'template = GREATEST(t.template COLLATE "C", excluded.template COLLATE "C")',
+            'variant = GREATEST(t.variant COLLATE "C", excluded.variant COLLATE "C")',
+            f"tags = {_MERGED_TAGS}",
             "updated_at = GREATEST(t.updated_at, excluded.updated_at)",
         ]
     )
@@ -252,6 +274,7 @@ def stats_params(rows: Sequence[Snapshot]) -> dict[str, str]:
                 "campaign_uuid": s.campaign_uuid,
                 "seq": s.seq,
                 "snapshot": s,
+                "insights": s.insights,
             }
             for s in rows
         ]

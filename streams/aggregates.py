@@ -13,33 +13,38 @@ store (restore, standby), from the values the store held before. See docs/exactn
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import NamedTuple
 
 import msgspec
 
 from contract.events import CampaignPartial, Counters
 from contract.status import earliest
-from streams.message_state import NO_CONTRIBUTION, MessageState, contribution
+from streams.insights import Facets, add, facets, join_titles, move
+from streams.message_state import FAILED_INDEX, NO_CONTRIBUTION, WIDTH, MessageState, contribution
 from streams.retention import Retired, is_retired_key
 from streams.rocks import LOCAL_PREFIX
 from streams.stats import counters_of
 from streams.write_behind import Write
 
-WIDTH = len(NO_CONTRIBUTION)
 SUM_PREFIX = LOCAL_PREFIX + b"sum\x00"
 COUNT_KEY = LOCAL_PREFIX + b"count"
 
 
 class CampaignSum(msgspec.Struct, array_like=True):
-    """One (partition, campaign) row: summed contributions, first dispatch, workspace."""
+    """One (partition, campaign) row: summed contributions, first dispatch, workspace, summed
+    facets (``streams.insights``) and the failure titles by code."""
 
     values: list[int]
     started_at: datetime | None = None
     workspace_id: str = ""
+    facets: Facets = {}
+    titles: dict[str, str] = {}
 
 
-_sum_encoder = msgspec.json.Encoder()
+# sorted keys: a row has one encoding, however its facets were summed
+_sum_encoder = msgspec.json.Encoder(order="sorted")
 _sum_decoder = msgspec.json.Decoder(CampaignSum)
 _message_decoder = msgspec.json.Decoder(MessageState)
 _retired_decoder = msgspec.json.Decoder(Retired)
@@ -74,14 +79,20 @@ class PartitionAggregates:
             return
         # A message's campaign never changes once set, so `after` names it.
         old, new = contribution(before), contribution(after)
+        old_facets, new_facets = facets(before, old), facets(after, new)
         start = _start_of(after)
         row = self._row(partition, after.campaign_id, after.workspace_id)
         moved = start is not None and (row.started_at is None or start < row.started_at)
-        if old == new and not moved:
+        titled = new[FAILED_INDEX] and after.error_title and after.error_code
+        if old == new and old_facets == new_facets and not moved and not titled:
             return
         if old != new:
             for i in range(WIDTH):
                 row.values[i] += new[i] - old[i]
+        if old_facets != new_facets:
+            move(row.facets, old_facets, new_facets)
+        if titled:
+            join_titles(row.titles, after.error_code, after.error_title)
         if moved:
             row.started_at = start
         self._dirty.add((partition, after.campaign_id))
@@ -159,13 +170,15 @@ class PartitionAggregates:
         taken = [
             CampaignPartial(
                 campaign_id=campaign,
-                workspace_id=self._sums[partition][campaign].workspace_id,
+                workspace_id=row.workspace_id,
                 source_partition=partition,
-                counters=self.counters(partition, campaign),
-                started_at=self.started_at(partition, campaign),
+                counters=counters_of(tuple(row.values)),
+                started_at=row.started_at,
+                facets=dict(row.facets),
+                titles=dict(row.titles),
             )
             for partition, campaign in sorted(self._dirty)
-            if campaign in self._sums.get(partition, {})
+            if (row := self._sums.get(partition, {}).get(campaign)) is not None
         ]
         self._dirty.clear()
         return taken
@@ -174,18 +187,51 @@ class PartitionAggregates:
         self._dirty.update((p.source_partition, p.campaign_id) for p in partials)
 
 
-def _share(key: bytes, value: bytes | None) -> tuple[str, tuple[int, ...], datetime | None, str]:
-    """What one table value adds to its partition's rows: campaign, contribution, first dispatch,
-    workspace (a retired entry adds the counters of the messages it replaced)."""
+class _Share(NamedTuple):
+    """What one table value adds to its partition's rows."""
+
+    campaign_id: str
+    values: tuple[int, ...]
+    started_at: datetime | None
+    workspace_id: str
+    facets: Mapping[str, int]
+    titles: Mapping[str, str]
+
+
+_NO_SHARE = _Share("", NO_CONTRIBUTION, None, "", {}, {})
+
+
+def _share(key: bytes, value: bytes | None) -> _Share:
+    """A message's share, or a retired entry's: the sums of the messages it replaced."""
     if value is None:
-        return "", NO_CONTRIBUTION, None, ""
+        return _NO_SHARE
     if is_retired_key(key):
         entry = _retired_decoder.decode(value)
         c = entry.counters
         values = (c.dispatched, c.sent, c.delivered, c.read, c.played, c.failed, c.skipped)
-        return entry.campaign_id, values, entry.started_at, entry.workspace_id
+        return _Share(
+            entry.campaign_id,
+            values,
+            entry.started_at,
+            entry.workspace_id,
+            entry.facets,
+            entry.titles,
+        )
     state = _message_decoder.decode(value)
-    return state.campaign_id, contribution(state), _start_of(state), state.workspace_id
+    counted = contribution(state)
+    titles = (
+        {state.error_code: state.error_title}
+        if counted[FAILED_INDEX] and state.error_code and state.error_title
+        else {}
+    )
+    return _Share(
+        state.campaign_id,
+        counted,
+        _start_of(state),
+        state.workspace_id,
+        dict.fromkeys(facets(state, counted), 1),
+        titles,
+    )
 
 
 def replayed_rows(read: Callable[[bytes], bytes | None], writes: list[Write]) -> list[Write]:
@@ -203,26 +249,25 @@ def replayed_rows(read: Callable[[bytes], bytes | None], writes: list[Write]) ->
         if not is_retired_key(key) and (old is None) != (value is None):
             count += 1 if old is None else -1
             counted = True
-        before, after = _share(key, old), _share(key, value)
-        for campaign, sign, (_, values, started, workspace) in (
-            (before[0], -1, before),
-            (after[0], 1, after),
-        ):
-            if not campaign:
+        for sign, share in ((-1, _share(key, old)), (1, _share(key, value))):
+            if not share.campaign_id:
                 continue
-            row = rows.get(campaign)
+            row = rows.get(share.campaign_id)
             if row is None:
-                stored = read(sum_key(campaign))
-                row = rows[campaign] = (
-                    CampaignSum([0] * WIDTH, None, workspace)
+                stored = read(sum_key(share.campaign_id))
+                row = rows[share.campaign_id] = (
+                    CampaignSum([0] * WIDTH, None, share.workspace_id)
                     if stored is None
                     else _sum_decoder.decode(stored)
                 )
             for i in range(WIDTH):
-                row.values[i] += sign * values[i]
+                row.values[i] += sign * share.values[i]
+            add(row.facets, share.facets, sign)
             if sign > 0:
-                row.started_at = earliest(row.started_at, started)
-                row.workspace_id = row.workspace_id or workspace
+                row.started_at = earliest(row.started_at, share.started_at)
+                row.workspace_id = row.workspace_id or share.workspace_id
+                for code, title in share.titles.items():
+                    join_titles(row.titles, code, title)
     result: list[Write] = [(sum_key(c), _sum_encoder.encode(row)) for c, row in rows.items()]
     if counted:
         result.append((COUNT_KEY, str(count).encode()))

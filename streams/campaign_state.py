@@ -20,6 +20,7 @@ from contract.events import (
     WindowCounts,
 )
 from contract.status import earliest
+from streams.insights import add, difference, insights_of, merged_titles, total
 from streams.stats import (
     add_counters,
     is_complete,
@@ -40,6 +41,10 @@ class CampaignState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     partials: dict[int, Counters] = {}
     # start of a window (ms since the epoch) → what changed in it; emitted windows are dropped.
     windows: dict[int, Counters] = {}
+    # the same for the breakdowns (streams.insights): facets per partition, changes per window
+    facet_partials: dict[int, dict[str, int]] = {}
+    facet_windows: dict[int, dict[str, int]] = {}
+    titles: dict[str, str] = {}
     # start of the newest window whose snapshot has been written to campaign-stats.
     emitted_through: int = -1
     started_at: datetime | None = None  # the first dispatch
@@ -51,16 +56,35 @@ def window_start_ms(now_ms: int, window_ms: int) -> int:
     return now_ms - now_ms % window_ms
 
 
-def _touch(
-    state: CampaignState, now_ms: int, window_ms: int, delta: Counters
-) -> dict[int, Counters]:
-    """Add ``delta`` to the open window. A clock that went back (another worker took over) must
-    not reopen a window whose snapshot is written, so such a change goes to the next one."""
+def _open_window(state: CampaignState, now_ms: int, window_ms: int) -> int:
+    """The window a change made now goes to. A clock that went back (another worker took over)
+    must not reopen a window whose snapshot is written, so such a change goes to the next one."""
     start = window_start_ms(now_ms, window_ms)
     if start <= state.emitted_through:
         start = state.emitted_through + window_ms
+    return start
+
+
+def _touch(
+    state: CampaignState, now_ms: int, window_ms: int, delta: Counters
+) -> dict[int, Counters]:
+    """Add ``delta`` to the open window."""
+    start = _open_window(state, now_ms, window_ms)
     updated = dict(state.windows)
     updated[start] = add_counters(updated.get(start, Counters()), delta)
+    return updated
+
+
+def _touch_facets(
+    state: CampaignState, now_ms: int, window_ms: int, delta: dict[str, int]
+) -> dict[int, dict[str, int]]:
+    if not delta:
+        return state.facet_windows
+    start = _open_window(state, now_ms, window_ms)
+    updated = dict(state.facet_windows)
+    changed = dict(updated.get(start, {}))
+    add(changed, delta)
+    updated[start] = changed
     return updated
 
 
@@ -68,18 +92,37 @@ def apply_partial(
     state: CampaignState, partial: CampaignPartial, now_ms: int, window_ms: int
 ) -> CampaignState:
     """Replace the partial of ``partial.source_partition``; record the change in the window."""
-    old = state.partials.get(partial.source_partition, Counters())
+    source = partial.source_partition
+    old = state.partials.get(source, Counters())
+    old_facets = state.facet_partials.get(source, {})
     started = earliest(state.started_at, partial.started_at)
-    if old == partial.counters and state.workspace_id and started == state.started_at:
+    titles = merged_titles((state.titles, partial.titles))
+    if (
+        old == partial.counters
+        and old_facets == partial.facets
+        and titles == state.titles
+        and state.workspace_id
+        and started == state.started_at
+    ):
         return state
     partials = dict(state.partials)
-    partials[partial.source_partition] = partial.counters
+    partials[source] = partial.counters
+    facet_partials = dict(state.facet_partials)
+    if partial.facets:
+        facet_partials[source] = partial.facets
+    else:
+        facet_partials.pop(source, None)
     return msgspec.structs.replace(
         state,
         workspace_id=state.workspace_id or partial.workspace_id,
         partials=partials,
+        facet_partials=facet_partials,
+        titles=titles,
         started_at=started,
         windows=_touch(state, now_ms, window_ms, subtract_counters(partial.counters, old)),
+        facet_windows=_touch_facets(
+            state, now_ms, window_ms, difference(partial.facets, old_facets)
+        ),
     )
 
 
@@ -129,6 +172,10 @@ def snapshot(state: CampaignState, start: int, window_ms: int, now: datetime) ->
     """
     later = sum_counters([delta for begin, delta in state.windows.items() if begin > start])
     at_end = subtract_counters(totals(state), later)
+    facets_at_end = total(state.facet_partials.values())
+    for begin, delta in state.facet_windows.items():
+        if begin > start:
+            add(facets_at_end, delta, -1)
     change = state.windows.get(start, Counters())
     end = start + window_ms
     stats = statistics(
@@ -160,6 +207,7 @@ def snapshot(state: CampaignState, start: int, window_ms: int, now: datetime) ->
         statistics=stats,
         timestamp=now,
         campaign_name=state.name,
+        insights=insights_of(facets_at_end, state.titles),
     )
 
 
@@ -173,4 +221,7 @@ def mark_emitted(
         completed_at=completed_at,
         emitted_through=max(state.emitted_through, through),
         windows={start: delta for start, delta in state.windows.items() if start > through},
+        facet_windows={
+            start: delta for start, delta in state.facet_windows.items() if start > through
+        },
     )

@@ -13,7 +13,16 @@ from datetime import datetime
 
 import msgspec
 
-from contract.events import AckEvent, Attempt, Dispatch, MessageEvent, MessageStatus, Skip
+from contract.events import (
+    AckEvent,
+    Attempt,
+    Dispatch,
+    Erase,
+    MessageEvent,
+    MessageStatus,
+    Skip,
+    join_tags,
+)
 from contract.status import RANK_OF, earliest, effective_status
 
 # The fields holding the first time each rank (1..4) was seen, by rank.
@@ -23,6 +32,8 @@ RANK_TIME_FIELDS = ("", "sent_at", "delivered_at", "read_at", "played_at")
 # (dispatched, sent, delivered, read, played, failed, skipped).
 Contribution = tuple[int, int, int, int, int, int, int]
 NO_CONTRIBUTION: Contribution = (0, 0, 0, 0, 0, 0, 0)
+WIDTH = len(NO_CONTRIBUTION)
+FAILED_INDEX = 5
 
 
 class MessageState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -53,6 +64,13 @@ class MessageState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     attempted: bool = False
     skip_reason_code: str = ""
     skip_reason: str = ""
+    # the dispatch's labels, for the breakdowns of docs/insights.md
+    template: str = ""
+    variant: str = ""
+    tags: list[str] = []
+    # the recipient's number was erased (docs/operations.md, "Erasure"): never cleared, and while
+    # set, recipient, ack_recipient and participants stay empty whatever is joined after
+    erased: bool = False
 
 
 EMPTY = MessageState()
@@ -78,6 +96,9 @@ def _join_dispatch(state: MessageState, dispatch: Dispatch) -> MessageState:
         recipient=dispatch.recipient or state.recipient,
         dispatched_at=earliest(state.dispatched_at, dispatch.dispatched_at or dispatch.received_at),
         last_event_at=_latest(state.last_event_at, dispatch.received_at),
+        template=max(state.template, dispatch.template),
+        variant=max(state.variant, dispatch.variant),
+        tags=join_tags(state.tags, dispatch.tags),
     )
 
 
@@ -142,15 +163,44 @@ def _join_attempt(state: MessageState, attempt: Attempt) -> MessageState:
     )
 
 
-def join(state: MessageState, event: MessageEvent) -> MessageState:
-    """The state after also knowing ``event``."""
+def _join_erase(state: MessageState, erase: Erase) -> MessageState:
+    return msgspec.structs.replace(
+        state, erased=True, last_event_at=_latest(state.last_event_at, erase.received_at)
+    )
+
+
+def _forget_numbers(state: MessageState) -> MessageState:
+    """An erased state without the fields that hold numbers; nothing it counts depends on them,
+    so blanking them after every join keeps the join a semilattice and the counts as they were."""
+    if not (state.recipient or state.ack_recipient or state.participants):
+        return state
+    return msgspec.structs.replace(state, recipient="", ack_recipient="", participants={})
+
+
+def _join_event(state: MessageState, event: MessageEvent) -> MessageState:
     if isinstance(event, Dispatch):
         return _join_dispatch(state, event)
     if isinstance(event, Skip):
         return _join_skip(state, event)
     if isinstance(event, Attempt):
         return _join_attempt(state, event)
+    if isinstance(event, Erase):
+        return _join_erase(state, event)
     return _join_ack(state, event)
+
+
+def join(state: MessageState, event: MessageEvent) -> MessageState:
+    """The state after also knowing ``event``."""
+    joined = _join_event(state, event)
+    return _forget_numbers(joined) if joined.erased else joined
+
+
+def retired_on_erasure(state: MessageState) -> bool:
+    """An erased state stage 1 drops instead of storing (its count kept in the retired entry,
+    ``streams.retention``): a skip, whose key ``skip:{campaign}:{recipient}`` holds the number, or
+    a state of no campaign, which counts nothing. An erased campaign message stays, so a late
+    dispatch or ack cannot bring its number back."""
+    return state.erased and (state.skipped or not state.campaign_id)
 
 
 def fold(events: list[MessageEvent], state: MessageState = EMPTY) -> MessageState:
@@ -211,4 +261,8 @@ def status_record(message_id: str, state: MessageState, updated_at: datetime) ->
         attempted=state.attempted,
         skip_reason_code=state.skip_reason_code,
         skip_reason=state.skip_reason,
+        template=state.template,
+        variant=state.variant,
+        tags=state.tags,
+        erased=state.erased,
     )

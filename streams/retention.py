@@ -21,7 +21,8 @@ import msgspec
 
 from contract.events import Counters, encode
 from contract.status import earliest
-from streams.message_state import MessageState, contribution
+from streams.insights import NO_FACETS, Facets, facets, join_titles, move
+from streams.message_state import FAILED_INDEX, MessageState, contribution
 from streams.stats import add_counters, counters_of
 from streams.write_behind import Write
 
@@ -38,6 +39,8 @@ class Retired(msgspec.Struct, frozen=True, kw_only=True):
     partition: int
     counters: Counters
     started_at: datetime | None = None
+    facets: Facets = {}
+    titles: dict[str, str] = {}
 
 
 def retired_key(partition: int, campaign_id: str) -> bytes:
@@ -46,10 +49,6 @@ def retired_key(partition: int, campaign_id: str) -> bytes:
 
 def is_retired_key(key: bytes) -> bool:
     return key.startswith(RETIRED_PREFIX)
-
-
-def _contribution_counters(state: MessageState) -> Counters:
-    return counters_of(contribution(state))
 
 
 def sweep(
@@ -64,17 +63,30 @@ def sweep(
     ``retired_of`` gives a campaign's entry as stored before the sweep (None: none yet); a sweep
     over a few messages at a time thus never holds more than those and their campaigns' entries.
     """
+    expired = [
+        (key, state)
+        for key, state in messages
+        if state.last_event_at is not None
+        and state.last_event_at < (campaign_cutoff if state.campaign_id else orphan_cutoff)
+    ]
+    return retire(partition, expired, retired_of)
+
+
+def retire(
+    partition: int,
+    messages: Iterable[tuple[bytes, MessageState]],
+    retired_of: Callable[[str], Retired | None],
+) -> tuple[list[list[Write]], dict[str, Retired]]:
+    """Drop ``messages`` from the table and keep their counts: what a sweep does with expired
+    state, and stage 1 with an erased skip (docs/operations.md, "Erasure"). A message of no
+    campaign counts nothing and is only deleted."""
     orphans: list[bytes] = []
     expired: dict[str, list[tuple[bytes, MessageState]]] = {}
     for key, state in messages:
-        last = state.last_event_at
-        if last is None:
-            continue
-        if not state.campaign_id:
-            if last < orphan_cutoff:
-                orphans.append(key)
-        elif last < campaign_cutoff:
+        if state.campaign_id:
             expired.setdefault(state.campaign_id, []).append((key, state))
+        else:
+            orphans.append(key)
     groups: list[list[Write]] = [
         [(key, None) for key in orphans[i : i + CHUNK]] for i in range(0, len(orphans), CHUNK)
     ]
@@ -93,11 +105,18 @@ def sweep(
                 )
             )
             counters, started = entry.counters, entry.started_at
+            summed, titles = dict(entry.facets), dict(entry.titles)
             for _, state in chunk:
-                counters = add_counters(counters, _contribution_counters(state))
+                counted = contribution(state)
+                counters = add_counters(counters, counters_of(counted))
+                move(summed, NO_FACETS, facets(state, counted))
+                if counted[FAILED_INDEX]:
+                    join_titles(titles, state.error_code, state.error_title)
                 if not state.skipped:
                     started = earliest(started, state.dispatched_at)
-            entry = msgspec.structs.replace(entry, counters=counters, started_at=started)
+            entry = msgspec.structs.replace(
+                entry, counters=counters, started_at=started, facets=summed, titles=titles
+            )
             entries[campaign_id] = entry
             groups.append(
                 [(retired_key(partition, campaign_id), encode(entry))]

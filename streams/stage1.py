@@ -34,8 +34,8 @@ from streams import metrics
 from streams.aggregates import PartitionAggregates
 from streams.changelog_writer import ChangelogWriter
 from streams.dead_letters import DeadLetters
-from streams.message_state import EMPTY, MessageState, join, status_record
-from streams.retention import Retired, retired_key, sweep
+from streams.message_state import EMPTY, MessageState, join, retired_on_erasure, status_record
+from streams.retention import Retired, retire, retired_key, sweep
 from streams.rocks import FIRST_VALUE_KEY
 from streams.settings import WorkerSettings
 from streams.state_store import DiskTable
@@ -102,8 +102,13 @@ class MessageStage:
         now = datetime.now(UTC)
         statuses = []
         writes: list[Write] = []
+        erased: list[tuple[str, MessageState | None, MessageState]] = []
         for message_id, new in after.items():
             old = before[message_id]
+            if retired_on_erasure(new):
+                if old is not None or new.campaign_id:  # else there is nothing to drop or count
+                    erased.append((message_id, old, new))
+                continue
             if new != (old or EMPTY):
                 writes.append((message_id.encode(), encode(new)))
                 self.aggregates.apply(partition, old, new)
@@ -113,18 +118,50 @@ class MessageStage:
                 statuses.append(status_record(message_id, new, now))
         self.table.store.stage(partition, writes)
         metrics.EVENTS.inc(len(batch.events))
-        if self.write_behind.add(partition, writes, statuses, self._attempts_of(batch.events, now)):
+        attempts = self._attempts_of(batch.events, after, now)
+        full = self.write_behind.add(partition, writes, statuses, attempts)
+        for message_id, old, new in erased:
+            self._retire_erased(partition, message_id.encode(), old, new)
+        if full:
             await self.write_behind.drain()
 
-    def _attempts_of(self, events: list[MessageEvent], now: datetime) -> dict[int, list[Attempt]]:
+    def _retire_erased(
+        self, partition: int, key: bytes, old: MessageState | None, new: MessageState
+    ) -> None:
+        """Drop an erased skip (or erased state of no campaign), keeping its count as a sweep
+        does: its key may hold the number (docs/operations.md, "Erasure"). Runs after the
+        record's other writes were buffered, so their segment's rows do not include it."""
+        (group,), _ = retire(partition, [(key, new)], self._retired_of(partition))
+
+        def account() -> None:
+            self.aggregates.apply(partition, old, new)
+            self.table.store.stage(partition, group)
+            self.aggregates.count(partition, -1)
+
+        self.write_behind.add_atomic(partition, group, account)
+
+    def _retired_of(self, partition: int) -> Callable[[str], Retired | None]:
+        """A campaign's retired entry in ``partition`` as stored now (None: none yet)."""
+        store = self.table.store
+
+        def retired_of(campaign_id: str) -> Retired | None:
+            stored = store.read(partition, retired_key(partition, campaign_id))
+            return None if stored is None else _retired_decoder.decode(stored)
+
+        return retired_of
+
+    def _attempts_of(
+        self, events: list[MessageEvent], after: dict[str, MessageState], now: datetime
+    ) -> dict[int, list[Attempt]]:
         """Tell each dispatched recipient's skip state that it was attempted after all.
 
         Sent for every dispatch seen, new or not, so a replay after a crash re-sends what the
-        crash may have lost; the skip state joins them idempotently.
+        crash may have lost; the skip state joins them idempotently. Not for an erased message:
+        its number must not come back as a skip key.
         """
         by_partition: dict[int, list[Attempt]] = {}
         for item in events:
-            if isinstance(item, Dispatch) and item.recipient:
+            if isinstance(item, Dispatch) and item.recipient and not after[item.message_id].erased:
                 skip_id = skip_message_id(item.campaign_id, item.recipient)
                 attempt = Attempt(message_id=skip_id, received_at=item.received_at or now)
                 by_partition.setdefault(partition_for(skip_id, self.partitions), []).append(attempt)
@@ -231,11 +268,7 @@ class MessageStage:
             state = self.load(partition, key)
             if state is not None:
                 items.append((key, state))
-
-        def retired_of(campaign_id: str) -> Retired | None:
-            stored = store.read(partition, retired_key(partition, campaign_id))
-            return None if stored is None else _retired_decoder.decode(stored)
-
+        retired_of = self._retired_of(partition)
         groups, _ = sweep(partition, items, retired_of, campaign_cutoff, orphan_cutoff)
         dropped = 0
         for group in groups:

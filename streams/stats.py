@@ -5,11 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from contract.events import Counters, Statistics
-
-
-def rate(numerator: int, divisor: int) -> float:
-    """A percentage with two decimals; 0 when there is nothing to divide by."""
-    return round(numerator * 100 / divisor, 2) if divisor else 0.0
+from contract.insights import rate
 
 
 def counters_of(values: tuple[int, ...]) -> Counters:

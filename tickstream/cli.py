@@ -165,6 +165,14 @@ def cmd_sender_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    """Erase a recipient's number (docs/operations.md, "Erasure")."""
+    from sink.settings import SinkSettings
+    from tickstream.erase import run
+
+    return run(args, _settings_with_local_infra(SinkSettings))
+
+
 SERVICES = {"ingest": "ingest", "worker": "streams", "sink": "sink", "gateway": "gateway"}
 
 # The development tools, each a module with add_arguments(parser) and run(args). A module is
@@ -223,6 +231,24 @@ def build_parser(named: str | None = None) -> argparse.ArgumentParser:
     which.add_argument("--workspace", help="issue a key for this workspace")
     which.add_argument("--revoke", metavar="KEY_ID", help="revoke the key of this id")
     sender_key.set_defaults(func=cmd_sender_key)
+
+    webhook = sub.add_parser(
+        "webhook", help="a workspace's outbound webhooks: add, list, remove, deliver"
+    )
+    if named == "webhook":
+        from tickstream import webhook_command
+
+        webhook_command.add_arguments(webhook)
+        webhook.set_defaults(func=webhook_command.run)
+
+    erase = sub.add_parser(
+        "erase", help="erase a recipient's number from the tables and the worker's state"
+    )
+    if named == "erase":
+        from tickstream.erase import add_arguments
+
+        add_arguments(erase)
+    erase.set_defaults(func=cmd_erase)
 
     for name, (_, help_text) in DEV_COMMANDS.items():
         tool = sub.add_parser(name, help=help_text)

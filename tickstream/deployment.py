@@ -1,4 +1,4 @@
-"""The settings of all four services of one deployment, for the tools that drive the whole stack.
+"""The settings of all the services of one deployment, for the tools that drive the whole stack.
 
 Each service reads only its own settings; ``tickstream up``, the simulator and the end-to-end
 benchmark start or talk to all of them, so they read every service's settings from one environment.
@@ -14,6 +14,7 @@ from gateway.settings import GatewaySettings
 from ingest.settings import IngestSettings
 from sink.settings import SinkSettings
 from streams.settings import WorkerSettings
+from webhooks.settings import WebhookSettings
 
 
 class Deployment(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,6 +24,7 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     worker: WorkerSettings
     sink: SinkSettings
     gateway: GatewaySettings
+    webhooks: WebhookSettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Deployment:
@@ -31,4 +33,5 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
             worker=WorkerSettings.from_env(environ),
             sink=SinkSettings.from_env(environ),
             gateway=GatewaySettings.from_env(environ),
+            webhooks=WebhookSettings.from_env(environ),
         )

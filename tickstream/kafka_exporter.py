@@ -1,8 +1,9 @@
 """``python -m tickstream.kafka_exporter``: the figures that live in Kafka rather than in any
 service, as Prometheus metrics for the alerts and the dashboard in deploy/ (docs/operations.md).
 
-- ``tickstream_consumer_lag_records{group, topic}``: records of ``topic`` the worker's or the
-  sink's consumer group has not committed yet, asked from the broker at every scrape.
+- ``tickstream_consumer_lag_records{group, topic}``: records of ``topic`` the worker's, the
+  sink's or the webhook deliverers' consumer group has not committed yet, asked from the broker
+  at every scrape.
 - ``tickstream_campaign_messages{campaign_id, workspace_id, outcome}`` (``sent`` or
   ``failed``): each campaign's counters from its newest snapshot on ``campaign-stats``, for the
   campaigns with a snapshot in the last ``ACTIVE_SECONDS`` only, so the series stay few.
@@ -47,6 +48,7 @@ def watched_groups(topics: Topics) -> dict[str, list[str]]:
             topics.message_status,
             topics.campaign_events,
         ],
+        topics.webhooks_group: [topics.campaign_stats],
     }
 
 

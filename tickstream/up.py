@@ -1,7 +1,7 @@
 """``tickstream up``: the whole pipeline on one machine, supervised until Ctrl-C or SIGTERM.
 
 Local infrastructure (unless ``KAFKA_BOOTSTRAP`` and ``DATABASE_URL`` are set), topics, migrations,
-then the four services as child processes with a development configuration. Each child runs in a
+then the services as child processes with a development configuration. Each child runs in a
 session of its own, so a Ctrl-C in the terminal reaches only this supervisor, which then stops
 the children in a known order and waits for them: nothing is left behind. Infrastructure this run
 started is stopped too (``--keep-infra`` leaves it running for a faster next start); infrastructure
@@ -37,6 +37,7 @@ SERVICES: tuple[tuple[str, str, Callable[[Deployment], int]], ...] = (
     ("worker", "streams", lambda settings: settings.worker.worker_port),
     ("sink", "sink", lambda settings: settings.sink.sink_port),
     ("gateway", "gateway", lambda settings: settings.gateway.gateway_port),
+    ("webhooks", "webhooks", lambda settings: settings.webhooks.webhooks_port),
 )
 DEMO_WORKSPACE = "1"
 # the printed dashboard link lasts a working day; `tickstream token` issues more
@@ -214,8 +215,10 @@ def banner(settings: Deployment, token: str, log_dir: Path) -> str:
         *(f"    {name:22} {ingest}{path}   {secret}" for name, path, secret in rows),
         f"  Twilio signs against PUBLIC_BASE_URL={settings.ingest.public_base_url}",
         f"  metrics: ingest :{settings.ingest.ingest_port}, worker :{settings.worker.worker_port}, "
-        f"sink :{settings.sink.sink_port}, gateway :{settings.gateway.gateway_port} "
-        "(/metrics, /healthz)",
+        f"sink :{settings.sink.sink_port}, gateway :{settings.gateway.gateway_port}, "
+        f"webhooks :{settings.webhooks.webhooks_port} (/metrics, /healthz)",
+        f"  outbound webhooks: tickstream webhook add --workspace {DEMO_WORKSPACE} --url … "
+        "--events campaign.completed,campaign.statistics",
         f"  logs: {log_dir}/<service>.log",
         "  drive it: tickstream simulate --verify      stop: Ctrl-C",
         "",

@@ -19,6 +19,9 @@ from contract.events import (
     Dispatch,
     NonEmpty,
     Skip,
+    Tags,
+    Template,
+    Variant,
     idempotency_key,
     skip_message_id,
 )
@@ -43,13 +46,18 @@ class EventIn(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DispatchIn(msgspec.Struct, frozen=True, kw_only=True):
-    """A message the sender dispatched for a campaign."""
+    """A message the sender dispatched for a campaign. ``template``, ``variant`` and ``tags``
+    label it for the campaign's breakdowns (docs/insights.md); a longer label or a sixth tag is
+    refused (422 naming the field)."""
 
     message_id: NonEmpty
     campaign_id: NonEmpty
     workspace_id: NonEmpty
     recipient: Short = ""
     dispatched_at: AwareDatetime | None = None
+    template: Template = ""
+    variant: Variant = ""
+    tags: Tags = []
 
 
 class SkipIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,6 +178,9 @@ def _dispatch(d: DispatchIn, received_at: datetime) -> Dispatch:
         recipient=d.recipient,
         dispatched_at=d.dispatched_at,
         received_at=received_at,
+        template=d.template,
+        variant=d.variant,
+        tags=d.tags,
     )
 
 

@@ -28,6 +28,7 @@ def deployment_env(
         "GATEWAY_PORT": str(free_port()),
         "SINK_PORT": str(free_port()),
         "WORKER_PORT": str(free_port()),
+        "WEBHOOKS_PORT": str(free_port()),
         "WORKER_DATA_DIR": str(home / "worker"),
         "STATE_DIR": str(home / "state"),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{ingest_port}",

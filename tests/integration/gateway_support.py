@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from confluent_kafka import Producer
 
-from contract.events import Snapshot, Statistics, WindowCounts, encode
+from contract.events import Insights, Snapshot, Statistics, WindowCounts, encode
 from contract.schema import STATISTICS_COLUMNS, campaign_stats, campaign_stats_windows, campaigns
 from contract.settings import DatabaseSettings, ServiceSettings
 from contract.topics import Topics
@@ -51,7 +51,13 @@ def token(workspace: str) -> str:
 
 
 def make_snapshot(
-    campaign_id: str, workspace: str, seq: int, uuid: str = "", sent: int = 0, name: str = ""
+    campaign_id: str,
+    workspace: str,
+    seq: int,
+    uuid: str = "",
+    sent: int = 0,
+    name: str = "",
+    insights: Insights | None = None,
 ) -> Snapshot:
     now = datetime.now(UTC)
     stats = Statistics(
@@ -82,6 +88,7 @@ def make_snapshot(
         statistics=stats,
         timestamp=now,
         campaign_name=name,
+        insights=insights,
     )
 
 
@@ -114,6 +121,10 @@ def store_snapshot(engine: sa.Engine, snapshot: Snapshot) -> None:
         "campaign_uuid": snapshot.campaign_uuid,
         "seq": snapshot.seq,
         "snapshot": msgspec.to_builtins(snapshot),
+        # SQL NULL without insights, as the sink writes it (SQLAlchemy would store JSON null)
+        "insights": sa.null()
+        if snapshot.insights is None
+        else msgspec.to_builtins(snapshot.insights),
         "updated_at": snapshot.timestamp,
     } | {k: getattr(s, k) for k in STATISTICS_COLUMNS}
     with engine.begin() as conn:

@@ -3,13 +3,18 @@ what the worker wrote."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from confluent_kafka import Consumer, TopicPartition
 
 from contract.events import Snapshot, decode_snapshot
@@ -107,3 +112,50 @@ class SnapshotReader:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+@dataclass
+class Pipeline:
+    """ingest, worker, sink and gateway as processes; the gateway can be stopped and restarted."""
+
+    env: dict[str, str]
+    logs: Path
+    ingest_url: str
+    gateway_url: str
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, package: str) -> None:
+        self.processes[package] = start_service(package, self.env, self.logs / f"{package}.log")
+
+    def stop(self, package: str) -> None:
+        stop(self.processes.pop(package))
+
+    def stop_all(self) -> None:
+        for package in list(self.processes):
+            self.stop(package)
+
+
+async def wait_http(session: aiohttp.ClientSession, url: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            async with session.get(url) as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer 200 within {within} s")
+        await asyncio.sleep(0.2)
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, within: float) -> Any:
+    """Poll ``check`` until it returns something truthy (a database read, not a timing claim)."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.3)

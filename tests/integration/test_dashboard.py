@@ -12,23 +12,24 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from subprocess import Popen
 from typing import Any
 
 import aiohttp
 import aiohttp.web
+import msgspec
 import pytest
 import sqlalchemy as sa
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from contract.events import Counters, Snapshot, WindowCounts
+from contract.events import Counters, GroupStatistics, Insights, Snapshot, WindowCounts
+from contract.insights import BOUNDS_SECONDS, Bounds, percentiles, rate
 from contract.schema import campaign_stats, message_status
 from contract.settings import DatabaseSettings
 from contract.topics import Topics
@@ -36,7 +37,7 @@ from gateway.auth import issue_token
 from sink.migrate import upgrade
 from streams.stats import statistics
 from tests.integration import gateway_support as gw
-from tests.integration.pipeline import service_env, start_service, stop
+from tests.integration.pipeline import Pipeline, service_env, until, wait_http
 from tickstream.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -53,6 +54,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 INGEST_TOKEN = "dashboard-ingest-token"
 TOKEN_SECRET = "dashboard-token-secret-of-32-bytes-or-more"
 RECIPIENTS = 40
+TEMPLATE = "spring_sale_v2"
 # Generous bounds for a loaded 2-core machine; the live latency itself is printed, not asserted.
 WAIT_MS = 30_000
 PIPELINE_TIMEOUT = 120.0
@@ -66,53 +68,6 @@ COUNTER_COLUMNS = {
     "pending": "pending_count",
 }
 RATE_COLUMNS = {"delivery": "delivery_rate", "read": "read_rate", "success": "success_rate"}
-
-
-@dataclass
-class Pipeline:
-    """ingest, worker, sink and gateway as processes; the gateway can be stopped and restarted."""
-
-    env: dict[str, str]
-    logs: Path
-    ingest_url: str
-    gateway_url: str
-    processes: dict[str, Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, package: str) -> None:
-        self.processes[package] = start_service(package, self.env, self.logs / f"{package}.log")
-
-    def stop(self, package: str) -> None:
-        stop(self.processes.pop(package))
-
-    def stop_all(self) -> None:
-        for package in list(self.processes):
-            self.stop(package)
-
-
-async def wait_http(session: aiohttp.ClientSession, url: str, within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            async with session.get(url) as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{url} did not answer 200 within {within} s")
-        await asyncio.sleep(0.2)
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str, within: float) -> Any:
-    """Poll ``check`` until it returns something truthy (a database read, not a timing claim)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.3)
 
 
 @pytest.fixture
@@ -179,6 +134,19 @@ class Sender:
         await self.post("/v1/events", events)
 
 
+async def shows_eventually(read: Callable[[], Awaitable[Any]], want: Any, what: str) -> None:
+    """Poll the page until ``read()`` equals ``want`` (a page that re-reads at its own pace,
+    not a timing claim); else fail showing the difference."""
+
+    async def same() -> bool:
+        return bool(await read() == want)
+
+    try:
+        await until(same, what, WAIT_MS / 1000)
+    except AssertionError:
+        assert await read() == want
+
+
 async def stats_row(engine: AsyncEngine, campaign: str) -> dict[str, Any] | None:
     async with engine.connect() as conn:
         query = sa.select(campaign_stats).where(campaign_stats.c.campaign_id == campaign)
@@ -238,7 +206,8 @@ async def table_statuses(page: Page) -> list[str]:
 
 
 async def register_campaign(sender: Sender, campaign: str, workspace: str) -> None:
-    """The campaign, its 40 messages and their first acks, as a sender posts them."""
+    """The campaign, its 40 messages (variants A and B alternating, one template, every message
+    tagged promo and the first ten vip too) and their first acks, as a sender posts them."""
     dispatched = datetime.now(UTC) - timedelta(seconds=30)
     registration = {
         "campaign_id": campaign,
@@ -255,6 +224,9 @@ async def register_campaign(sender: Sender, campaign: str, workspace: str) -> No
             "workspace_id": workspace,
             "recipient": f"+55119{i:07}",
             "dispatched_at": (dispatched + timedelta(seconds=i / 4)).isoformat(),
+            "template": TEMPLATE,
+            "variant": "AB"[i % 2],
+            "tags": ["promo", "vip"] if i < 10 else ["promo"],
         }
         for i in range(RECIPIENTS)
     ]
@@ -269,14 +241,130 @@ async def register_campaign(sender: Sender, campaign: str, workspace: str) -> No
     await sender.statuses("failed", range(33, 35), **reengagement)
 
 
-async def check_panels(page: Page) -> None:
-    """Failures by error code and title; latency figures from the first-seen times."""
-    failures = await page.text_content("#failures") or ""
-    assert "131026" in failures and "Message undeliverable" in failures
-    assert "131047" in failures and "Re-engagement message" in failures
-    await page.wait_for_function(
-        "document.querySelector('#latency-stats dd')?.textContent !== '–'", timeout=WAIT_MS
+# Runs in the page: the insight panels' figures as shown (text, and a percentile's bucket bounds).
+SHOWN_INSIGHTS_JS = """() => {
+  const all = (selector) => [...document.querySelectorAll(selector)];
+  const text = (el) => el?.textContent ?? '';
+  const bounds = (el) => [el.dataset.lower, el.dataset.upper];
+  const fields = (cells) => Object.fromEntries(
+    cells.map((c) => [c.dataset.field, c.dataset.lower === undefined ? text(c) : bounds(c)]));
+  const bucketRows = all('#dist-buckets tbody tr');
+  const distributions = {};
+  all('#distributions tbody tr').forEach((row, stage) => {
+    const key = row.dataset.stage;
+    distributions[key] = {
+      count: text(document.getElementById(`dist-${key}-count`)),
+      buckets: bucketRows.map((r) => text(r.cells[stage + 1])),
+    };
+    for (const p of ['p50', 'p90', 'p99']) {
+      distributions[key][p] = bounds(document.getElementById(`dist-${key}-${p}`));
+    }
+  });
+  const variants = {};
+  for (const cell of all('#variants td[data-variant]')) {
+    variants[cell.dataset.variant] ??= [];
+    variants[cell.dataset.variant].push(cell);
+  }
+  return {
+    distributions,
+    failures: all('#failures tbody tr').map((r) => [...r.cells].map(text)),
+    variants: Object.fromEntries(Object.entries(variants).map(([v, cells]) => [v, fields(cells)])),
+    tags: Object.fromEntries(
+      all('#tags tbody tr').map((r) => [r.dataset.group, fields([...r.querySelectorAll('td')])])),
+  };
+}"""
+STAGES = ("time_to_sent", "time_to_delivered", "time_to_read")
+
+
+def bounds_shown(bounds: Bounds | None) -> list[str]:
+    """A percentile's bucket as the page's data attributes hold it."""
+    if bounds is None:
+        return ["", ""]
+    return [str(bounds["lower"]), "" if bounds["upper"] is None else str(bounds["upper"])]
+
+
+def group_shown(counters: Counters, time_to_read: list[int]) -> dict[str, Any]:
+    """A variant's, tag's or template's figures (docs/insights.md) as the page should show them."""
+    return {
+        "dispatched": counters.dispatched,
+        "delivered": counters.delivered,
+        "read": counters.read,
+        "delivery_rate": rate(counters.delivered, counters.sent),
+        "read_rate": rate(counters.read, counters.delivered),
+        "median_read": bounds_shown(percentiles(time_to_read)["p50"]),
+    }
+
+
+def groups_shown(groups: list[GroupStatistics], kind: str) -> dict[str, dict[str, Any]]:
+    return {g.value: group_shown(g.counters, g.time_to_read) for g in groups if g.kind == kind}
+
+
+def expected_insights(stored: Any) -> dict[str, Any]:
+    """What the insight panels must show for PostgreSQL's ``campaign_stats.insights``."""
+    insights = msgspec.convert(stored, Insights)
+    distributions = {}
+    for stage in STAGES:
+        buckets = getattr(insights, stage)
+        shown = {name: bounds_shown(b) for name, b in percentiles(buckets).items()}
+        distributions[stage] = {"count": sum(buckets), "buckets": buckets} | shown
+    return {
+        "distributions": distributions,
+        "failures": [
+            [f.code or "–", f.title or "no description", f.count] for f in insights.failures
+        ],
+        "variants": groups_shown(insights.groups, "variant"),
+        "tags": groups_shown(insights.groups, "tag"),
+    }
+
+
+def figure(value: str) -> int | float:
+    """A count ("1,234") or a rate ("33.33%") as the page writes it, as a number."""
+    return float(value.replace("%", "").replace(",", "")) if "%" in value else digits(value)
+
+
+def group_figures(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, list) else figure(v) for k, v in fields.items()}
+
+
+def parse_shown(shown: dict[str, Any]) -> dict[str, Any]:
+    """The page's texts as numbers, in the shape of :func:`expected_insights`."""
+    return {
+        "distributions": {
+            stage: d | {"count": digits(d["count"]), "buckets": [digits(b) for b in d["buckets"]]}
+            for stage, d in shown["distributions"].items()
+        },
+        "failures": [[code, title, digits(n.split()[0])] for code, title, n in shown["failures"]],
+        "variants": {v: group_figures(f) for v, f in shown["variants"].items()},
+        "tags": {t: group_figures(f) for t, f in shown["tags"].items()},
+    }
+
+
+async def insights_match(page: Page, stored: Any) -> dict[str, Any]:
+    """The page's distributions, failures, variants and tags equal PostgreSQL's insights (the
+    variants and tags are re-read by the page at most every 5 s: polled, not timed)."""
+    want = expected_insights(stored)
+
+    async def shown() -> dict[str, Any]:
+        return parse_shown(await page.evaluate(SHOWN_INSIGHTS_JS))
+
+    await shows_eventually(shown, want, "the insight panels to show PostgreSQL's insights")
+    return want
+
+
+async def comparisons_match(
+    page: Page, session: aiohttp.ClientSession, url: str, token: str
+) -> None:
+    """The variants' comparison on the page is the gateway's, sentence and verdict."""
+    async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as resp:
+        assert resp.status == 200
+        comparisons = (await resp.json())["comparisons"] or []
+    shown = await page.eval_on_selector_all(
+        "#variant-comparisons li",
+        "items => items.map(li => [li.querySelector('.verdict').textContent,"
+        " li.querySelector('.comparison-summary').textContent])",
     )
+    verdict = {True: "Significant", False: "Could be chance"}
+    assert shown == [[verdict[c["significant"]], c["summary"]] for c in comparisons]
 
 
 async def rows_become(page: Page, n: int) -> None:
@@ -319,6 +407,29 @@ async def check_csv(page: Page, engine: AsyncEngine, campaign: str) -> None:
     assert by_status == await status_counts(engine, campaign)
 
 
+async def check_templates(page: Page, engine: AsyncEngine, campaign: str) -> None:
+    """The campaigns list links the templates view; its one template's figures are the
+    campaign's template group in PostgreSQL (the workspace has this one campaign)."""
+    row = await stats_where(engine, campaign, total_read_count=20)
+    groups = msgspec.convert(row["insights"], Insights).groups
+    (template,) = [g for g in groups if g.kind == "template"]
+    assert template.value == TEMPLATE
+    want = {TEMPLATE: group_shown(template.counters, template.time_to_read) | {"campaigns": 1}}
+    await page.click("#templates-link")
+
+    async def shown() -> dict[str, Any]:
+        rows = await page.eval_on_selector_all(
+            "#templates tbody tr",
+            "rows => rows.map(r => [r.dataset.group, [...r.querySelectorAll('td')].map(c =>"
+            " [c.dataset.field, c.dataset.lower === undefined ? c.textContent"
+            " : [c.dataset.lower, c.dataset.upper]])])",
+        )
+        return {name: group_figures(dict(fields)) for name, fields in rows}
+
+    await shows_eventually(shown, want, "the templates view to show PostgreSQL's template")
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-templates.png"))
+
+
 async def open_with_keyboard(page: Page, campaign: str) -> None:
     """From the list, Tab reaches the campaign's card and Enter opens it."""
     for _ in range(10):
@@ -342,7 +453,12 @@ async def test_dashboard_follows_the_pipeline(
         sender = Sender(session, pipeline.ingest_url)
         await register_campaign(sender, campaign, workspace)
         row = await stats_where(
-            engine, campaign, total_sent_count=30, total_delivered_count=20, pending_count=5
+            engine,
+            campaign,
+            total_sent_count=30,
+            total_delivered_count=20,
+            total_read_count=10,
+            pending_count=5,
         )
         await until(
             lambda: _status_counts_are(engine, campaign, read=10, failed=5, pending=5),
@@ -364,7 +480,13 @@ async def test_dashboard_follows_the_pipeline(
         await shows_database(page, row)
         assert await page.text_content("#campaign-title") == "Spring sale reminder"
         assert await page.text_content("#campaign-phase") == "Sending"
-        await check_panels(page)
+        stored = await insights_match(page, row["insights"])
+        assert stored["distributions"]["time_to_read"]["count"] == row["total_read_count"]
+        assert sum(f[2] for f in stored["failures"]) == row["total_failed_count"] == 5
+        assert set(stored["variants"]) == {"A", "B"} and set(stored["tags"]) == {"promo", "vip"}
+        assert await page.is_visible("#h-variants") and await page.is_visible("#h-tags")
+        variants_url = f"{pipeline.gateway_url}/api/campaigns/{campaign}/variants"
+        await comparisons_match(page, session, variants_url, token)
         await check_recipients(page)
         await check_csv(page, engine, campaign)
 
@@ -376,6 +498,9 @@ async def test_dashboard_follows_the_pipeline(
         print(f"\nlive update: events posted → page changed in {time.monotonic() - posted:.2f} s")
         row = await stats_where(engine, campaign, total_delivered_count=30)
         await shows_database(page, row)
+        # the distributions and failures from the live snapshot alone, the variants re-read
+        await insights_match(page, row["insights"])
+        await comparisons_match(page, session, variants_url, token)
         assert await page.evaluate("window.sameDocument === true")
 
         # the gateway stops: offline; events meanwhile; it restarts: back in sync, no reload
@@ -389,6 +514,7 @@ async def test_dashboard_follows_the_pipeline(
         await expect_counter(page, "pending", 0)
         await expect_counter(page, "read", 15)
         await shows_database(page, row)
+        await insights_match(page, row["insights"])
         assert await page.evaluate("window.sameDocument === true")
         assert await page.text_content("#campaign-phase") == "Completed"
         toast = page.locator(".toast-success")
@@ -413,6 +539,9 @@ async def test_dashboard_follows_the_pipeline(
             timeout=WAIT_MS,
         )
         assert await page.evaluate("window.sameDocument === true")
+        await check_templates(page, engine, campaign)
+        await page.go_back()
+        await card.wait_for(timeout=WAIT_MS)
         await open_with_keyboard(page, campaign)
         await expect_counter(page, "read", 20)
 
@@ -584,6 +713,10 @@ async def test_dashboard_funnel_matches_postgres_and_lists_skip_reasons(
         await funnel_matches(page, row, rest)
         assert await counter(page, "skipped") == 3
         assert await page.text_content("#campaign-phase") == "Sending"
+        # a snapshot without insights: empty distributions, no variant or tag panel
+        assert await page.text_content("#dist-time_to_read-count") == "0"
+        assert await page.text_content("#dist-time_to_read-p50") == "–"
+        assert await page.is_hidden("#h-variants") and await page.is_hidden("#h-tags")
         assert await page.text_content("#completed-at") == "not yet"
         assert (await page.text_content("#duration") or "").endswith("so far")
 
@@ -631,8 +764,9 @@ async def test_dashboard_funnel_matches_postgres_and_lists_skip_reasons(
 STATIC = Path(__file__).resolve().parents[2] / "gateway" / "static"
 
 # Runs in the page: the helpers of gateway/static/js/format.js on plain data.
-HELPERS_JS = """async () => {
+HELPERS_JS = """async (histograms) => {
   const f = await import('/static/js/format.js');
+  const insights = await import('/static/js/insights.js');
   const t0 = Date.parse('2026-01-01T00:00:00Z');
   const at = (s) => new Date(t0 + s * 1000).toISOString();
   const point = (s, sent, total) => ({
@@ -641,19 +775,6 @@ HELPERS_JS = """async () => {
   });
   const gaps = f.bucketSeries([point(5, 3, 5), point(0, 2, 2)]);
   const long = f.bucketSeries(Array.from({ length: 1000 }, (_, i) => point(i, 1, i + 1)), 90);
-  const latency = f.latencyDistributions([
-    { dispatched_at: at(0), delivered_at: at(0.5), read_at: at(30) },
-    { dispatched_at: at(0), sent_at: at(1), delivered_at: at(3) },
-    { sent_at: at(0), delivered_at: at(7200) },
-    { dispatched_at: at(10), delivered_at: at(5) },
-    { dispatched_at: at(0) },
-  ]);
-  const failures = f.failureBreakdown([
-    { status: 'failed', error_code: '131026', error_title: 'Undeliverable' },
-    { status: 'delivered', error_code: '131026', error_title: 'Undeliverable' },
-    { status: 'failed', error_code: '470', error_title: 'Outside window' },
-    { status: 'failed', error_code: '131026', error_title: 'Undeliverable' },
-  ]);
   const stats = (pending, total) => ({
     total_message_count: total, total_sent_count: 6, total_delivered_count: 4,
     total_read_count: 2, total_failed_count: 4 - pending, pending_count: pending,
@@ -667,10 +788,10 @@ HELPERS_JS = """async () => {
       sum: long.window.sent.reduce((a, b) => a + b, 0),
       last: long.cumulative.sent.at(-1),
     },
-    deliver: latency.deliver,
-    read: latency.read,
-    labels: latency.labels,
-    failures,
+    bounds: insights.BOUNDS_SECONDS,
+    labels: insights.bucketLabels(),
+    distributions: histograms.map((h) => insights.distribution(h)),
+    none: insights.distribution(null),
     icons: ['sent', 'delivered', 'read', 'failed', 'skipped'].map(
       (s) => `${f.statusMeta(s).icon} ${f.statusMeta(s).label}`,
     ),
@@ -692,6 +813,15 @@ HELPERS_JS = """async () => {
 }"""
 
 
+def random_histograms() -> list[list[int]]:
+    """Histograms over the 16 buckets: the edge cases, then random ones, many sparse."""
+    buckets = len(BOUNDS_SECONDS) + 1
+    rng = random.Random(20261125)
+    edges = [[0] * buckets, [1] + [0] * (buckets - 1), [0] * (buckets - 1) + [1], [1] * buckets]
+    weights = (0, 0, 0, 1, 2, 3, 10, 99, 1000)
+    return edges + [[rng.choice(weights) for _ in range(buckets)] for _ in range(300)]
+
+
 @pytest.fixture
 async def static_site() -> AsyncIterator[str]:
     """The page's own files over HTTP (browsers import ES modules only from a server)."""
@@ -708,23 +838,22 @@ async def static_site() -> AsyncIterator[str]:
 async def test_dashboard_helpers(static_site: str, browser: Browser) -> None:
     page = await browser.new_page()
     await page.goto(f"{static_site}/static/index.html")
-    got = await page.evaluate(HELPERS_JS)
+    histograms = random_histograms()
+    got = await page.evaluate(HELPERS_JS, histograms)
     # idle windows are filled with zeros, cumulative totals carried forward
     assert got["gaps"] == {"step": 1, "sent": [2, 0, 0, 0, 0, 3], "cumulative": [2, 2, 2, 2, 2, 5]}
     # 1000 one-second windows fold into 15 s buckets (at most 90), losing no count
     assert got["long"] == {"step": 15, "buckets": 67, "first": 15, "sum": 1000, "last": 1000}
-    # from dispatch (else sent); a delivery "before" its dispatch is left out
-    assert got["deliver"]["n"] == 3
-    assert got["deliver"]["median"] == 3
-    assert got["deliver"]["counts"][got["labels"].index("< 1 s")] == 1
-    assert got["deliver"]["counts"][got["labels"].index("1–5 s")] == 1
-    assert got["deliver"]["counts"][got["labels"].index("1–6 h")] == 1
-    assert got["read"]["n"] == 1
-    assert got["read"]["counts"][got["labels"].index("15–60 s")] == 1
-    assert got["failures"] == [
-        {"code": "131026", "title": "Undeliverable", "count": 2},
-        {"code": "470", "title": "Outside window", "count": 1},
+    # the page's buckets and percentiles are contract/insights.py's
+    assert got["bounds"] == list(BOUNDS_SECONDS)
+    assert got["distributions"] == [
+        {"count": sum(h), "buckets": h} | dict(percentiles(h)) for h in histograms
     ]
+    assert got["none"] == {"count": 0, "buckets": [0] * 16, "p50": None, "p90": None, "p99": None}
+    assert got["labels"] == [
+        "< 1 s", "1–2 s", "2–5 s", "5–10 s", "10–30 s", "30–60 s", "1–2 min", "2–5 min",
+        "5–10 min", "10–30 min", "30–60 min", "1–2 h", "2–6 h", "6–12 h", "12–24 h", "≥ 1 d",
+    ]  # fmt: skip
     assert got["icons"] == ["✓ sent", "✓✓ delivered", "✓✓ read", "✗ failed", "⊘ skipped"]
     assert got["done"] == [True, False, False]
     assert got["doneAt"] is True  # completed_at, when the worker stamps it, decides

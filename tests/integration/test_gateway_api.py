@@ -188,7 +188,9 @@ async def test_recipients_pages_by_keyset_and_csv_matches(settings: DatabaseSett
         assert len(rows) == 121
         assert rows[1][0] == "m00000"
         assert rows[1][rows[0].index("error_title")] == 'undeliverable, "quoted"'
-        assert rows[0][-2:] == ["skip_reason_code", "skip_reason"]
+        # columns are only ever appended: the skip reasons, then the message's labels
+        assert rows[0][-5:] == ["skip_reason_code", "skip_reason", "template", "variant", "tags"]
+        assert rows[1][-3:] == ["", "", ""]
 
 
 async def test_series_sums_windows_into_steps(settings: DatabaseSettings) -> None:

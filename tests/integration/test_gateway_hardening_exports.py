@@ -87,6 +87,11 @@ async def test_csv_cells_that_would_run_as_formulas_are_escaped(
         "m1": ('=HYPERLINK("http://evil","x")', "+SUM(1,2)", "-2+3", "@cmd", "+4915123456"),
         "m2": ("\t=1", "\r=1", "=1", "-1", "plain"),
     }
+    # a message's labels come from its sender as received, too
+    labels = {
+        "m1": ("=cmd|' /C calc'!A0", "+A", ["=1+1", "spring"]),
+        "m2": ("welcome", "B", ["promo", "spring"]),
+    }
     insert_messages(
         engine,
         "c1",
@@ -99,6 +104,9 @@ async def test_csv_cells_that_would_run_as_formulas_are_escaped(
                 "error_code": code,
                 "skip_reason_code": reason_code,
                 "skip_reason": reason,
+                "template": labels[message_id][0],
+                "variant": labels[message_id][1],
+                "tags": labels[message_id][2],
             }
             for message_id, (recipient, title, code, reason_code, reason) in given.items()
         ],
@@ -107,9 +115,8 @@ async def test_csv_cells_that_would_run_as_formulas_are_escaped(
     async with running_gateway(cfg) as (_, base), aiohttp.ClientSession() as http:
         async with http.get(f"{base}/api/campaigns/c1/recipients.csv", headers=bearer("W")) as resp:
             assert resp.status == 200
-            rows = {
-                row["message_id"]: row for row in csv.DictReader(io.StringIO(await resp.text()))
-            }
+            reader = csv.DictReader(io.StringIO(await resp.text()))
+            rows = {row["message_id"]: row for row in reader}
         async with http.get(f"{base}/api/campaigns/c1/recipients", headers=bearer("W")) as resp:
             as_json = {r["message_id"]: r for r in (await resp.json())["recipients"]}
     columns = ("recipient", "error_title", "error_code", "skip_reason_code", "skip_reason")
@@ -121,7 +128,20 @@ async def test_csv_cells_that_would_run_as_formulas_are_escaped(
         "+4915123456",  # a phone number is a number to a spreadsheet, not a formula
     ]
     assert [rows["m2"][c] for c in columns] == ["'\t=1", "'\r=1", "'=1", "-1", "plain"]
+    # the labels are the last columns, after every older one; the tags share one cell
+    assert reader.fieldnames is not None
+    assert reader.fieldnames[-5:] == [
+        "skip_reason_code",
+        "skip_reason",
+        "template",
+        "variant",
+        "tags",
+    ]
+    labelled = ("template", "variant", "tags")
+    assert [rows["m1"][c] for c in labelled] == ["'=cmd|' /C calc'!A0", "'+A", "'=1+1;spring"]
+    assert [rows["m2"][c] for c in labelled] == ["welcome", "B", "promo;spring"]
     assert as_json["m1"]["recipient"] == given["m1"][0]  # JSON readers get the data as it is
+    assert [as_json["m1"][c] for c in labelled] == list(labels["m1"])
 
 
 async def test_stalled_exports_hold_only_their_slots_and_are_cut_after_the_write_timeout(

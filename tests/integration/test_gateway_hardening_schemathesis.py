@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from contract.admin import create_topics
+from contract.events import Counters, Failure, GroupStatistics, Insights
 from contract.settings import DatabaseSettings
 from contract.topics import Topics
 from gateway.openapi import openapi_document
@@ -44,6 +45,29 @@ pytestmark = pytest.mark.integration
 WORKSPACE = "W"
 WINDOW_SECONDS = 1.0
 schema = schemathesis.openapi.from_dict(openapi_document(WINDOW_SECONDS))
+# the example campaign's insights: two variants (so comparisons are made), a tag, a template, a
+# failure without a title, so every insight answer is checked against the document with content
+_READ = [0, 0, 0, 0, 3, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+INSIGHTS = Insights(
+    time_to_sent=[10, *[0] * 15],
+    time_to_delivered=[0, 5, *[0] * 14],
+    time_to_read=_READ,
+    failures=[Failure(code="131026", title="", count=2)],
+    groups=[
+        GroupStatistics(
+            kind=kind,
+            value=value,
+            counters=Counters(dispatched=6, sent=6, delivered=6, read=reads),
+            time_to_read=_READ,
+        )
+        for kind, value, reads in (
+            ("variant", "A", 2),
+            ("variant", "B", 4),
+            ("tag", "spring", 6),
+            ("template", "welcome", 6),
+        )
+    ],
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +81,7 @@ def gateway_url(
         engine = prepare_database(database_url)
         # the document's example campaign, so that fuzzing reaches past the 404
         insert_campaign(engine, "789", WORKSPACE, uuid="c5ab3c9f")
-        snapshot = make_snapshot("789", WORKSPACE, 1, uuid="c5ab3c9f", sent=10)
+        snapshot = make_snapshot("789", WORKSPACE, 1, uuid="c5ab3c9f", sent=10, insights=INSIGHTS)
         store_snapshot(engine, snapshot)
         store_window(engine, "789", WORKSPACE, snapshot.window.start, 1, 1, 10)
         engine.dispose()

@@ -1,7 +1,7 @@
 """The Node reporter (clients/node) in real Node against a real ``python -m ingest`` and Kafka,
 writing with a sender key: ingest killed for 30 s in the middle of a campaign loses nothing, and
 neither does a Node process killed with everything still in its spool. Kafka ends up holding
-every report, and the campaign's counts are the oracle's."""
+every report, the dispatches with their labels, and the campaign's counts are the oracle's."""
 
 from __future__ import annotations
 
@@ -18,12 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from contract.events import (
+    MAX_TAGS,
     AckEvent,
     Dispatch,
     MessageEvent,
+    Tag,
+    Tags,
+    Template,
+    Variant,
     decode_campaign_event,
     decode_event_batch,
 )
@@ -50,6 +56,7 @@ def campaign_plan(campaign: str, messages: int, seed: int) -> tuple[list[dict[st
     for m in range(messages):
         message_id = f"true_5511{m:07d}@c.us_3EB0{seed:04X}{m:06X}"
         recipient = f"5511{m:07d}"
+        labels = _labels(m)
         timed.append(
             (
                 m,
@@ -60,11 +67,14 @@ def campaign_plan(campaign: str, messages: int, seed: int) -> tuple[list[dict[st
                         "campaign_id": campaign,
                         "workspace_id": WORKSPACE,
                         "recipient": f"+{recipient}",
+                        **labels,
                     },
                 },
             )
         )
-        events.append(Dispatch(message_id=message_id, campaign_id=campaign, workspace_id=WORKSPACE))
+        events.append(
+            Dispatch(message_id=message_id, campaign_id=campaign, workspace_id=WORKSPACE, **labels)
+        )
         acks = rng.choice([[1], [1, 2], [1, 2, 3], [1, 2, 3, 4], [-1], [1, -1, 2], []])
         at = float(m)
         for ack in acks:
@@ -81,6 +91,26 @@ def campaign_plan(campaign: str, messages: int, seed: int) -> tuple[list[dict[st
         "body": {"campaign_id": campaign, "workspace_id": WORKSPACE, "total_recipients": messages},
     }
     return [registration, *(item for _, item in sorted(timed, key=lambda t: t[0]))], events
+
+
+def _labels(m: int) -> dict[str, Any]:
+    """A/B variants, a template, a few tags; every tenth message without any, every seventh with
+    the longest labels the contract allows."""
+    if m % 10 == 0:
+        return {}
+    if m % 7 == 0:
+        return {
+            "template": "t" * _limit(Template),
+            "variant": "🅰" * _limit(Variant),
+            "tags": [str(n) * _limit(Tag) for n in range(MAX_TAGS)],
+        }
+    return {"template": "promo_nov", "variant": "AB"[m % 2], "tags": ["vip", f"batch-{m % 3}"]}
+
+
+def _limit(label: object) -> int:
+    info = msgspec.inspect.type_info(label)
+    assert isinstance(info, msgspec.inspect.StrType) and info.max_length is not None
+    return info.max_length
 
 
 class Driver:
@@ -142,6 +172,12 @@ def assert_everything_landed(bootstrap: str, topics: Topics, events: list, campa
     got = {(e.message_id, type(e).__name__, getattr(e, "status", "")) for e in found}
     assert got == planned  # every report, nothing else (a repeat after a retry is harmless)
     assert oracle(found) == oracle(events)
+    labels = {
+        e.message_id: (e.template, e.variant, e.tags) for e in events if isinstance(e, Dispatch)
+    }
+    for event in found:
+        if isinstance(event, Dispatch):
+            assert (event.template, event.variant, event.tags) == labels[event.message_id]
     for event in found:
         if isinstance(event, AckEvent):
             assert event.provider == "webjs"
@@ -194,3 +230,24 @@ def test_a_killed_node_process_loses_nothing_it_spooled(
         second.wait_for("closed pending=0")
         assert second.process.wait(60) == 0
     assert_everything_landed(kafka_bootstrap, topics, events, "node-killed")
+
+
+def test_the_reporters_label_limits_are_the_contracts() -> None:
+    """The reporter refuses at the call what ingest would refuse (clients/node/README.md)."""
+    script = "console.log(JSON.stringify(require('./src').LABEL_LIMITS))"
+    done = subprocess.run(
+        ["node", "-e", script],
+        cwd=PROJECT_ROOT / "clients" / "node",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    tags = msgspec.inspect.type_info(Tags)
+    assert isinstance(tags, msgspec.inspect.ListType)
+    assert json.loads(done.stdout) == {
+        "template": _limit(Template),
+        "variant": _limit(Variant),
+        "tag": _limit(Tag),
+        "tags": tags.max_length,
+    }

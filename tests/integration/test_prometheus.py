@@ -140,7 +140,7 @@ async def test_every_dashboard_query_returns_series_and_every_rule_evaluates(
                 frames += json.loads(message.data).get("type") == "snapshot"
     assert missing == [], f"dashboard queries with no series: {missing}"
     rules = await asyncio.to_thread(evaluated_rules, prometheus)
-    assert len(rules) == 14
+    assert len(rules) == 16
     assert [rule["name"] for rule in rules if rule["health"] != "ok"] == []
     for child in stack.children:
         lines = child.log.read_text("utf-8").splitlines()

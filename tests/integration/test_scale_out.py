@@ -66,7 +66,14 @@ def stacks(settings: DatabaseSettings, tmp_path: Path) -> Iterator[dict[str, Sta
             settings.topic_partitions,
             tmp_path / copy,
         )
-        ports = ("INGEST_PORT", "GATEWAY_PORT", "SINK_PORT", "WORKER_PORT", "PUBLIC_BASE_URL")
+        ports = (
+            "INGEST_PORT",
+            "GATEWAY_PORT",
+            "SINK_PORT",
+            "WORKER_PORT",
+            "WEBHOOKS_PORT",
+            "PUBLIC_BASE_URL",
+        )
         env = {**base, **{name: fresh[name] for name in ports}}
         env.update(STATE_DIR=str(tmp_path / copy / "state"), WORKER_DATA_DIR=str(tmp_path / copy))
         stacks[copy] = Stack.services(env, tmp_path / copy / "logs")

@@ -1,6 +1,6 @@
 """The simulator against the four real services on the test broker and database (the "your own
 infrastructure" path): every provider format is accepted, the gateway ends with the oracle's
-totals, and a sender with a wrong secret is refused and counts for nothing."""
+totals and insights, and a sender with a wrong secret is refused and counts for nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sink.migrate import upgrade
 from tickstream.deployment import Deployment
 from tickstream.infra.dev_secrets import dev_secrets
 from tickstream.infra.ports import free_port
-from tickstream.simulator.checking import verify
+from tickstream.simulator.checking import differences_table, verify
 from tickstream.simulator.plan import Shape, make_plan
 from tickstream.simulator.sending import send_plan
 from tickstream.simulator.webhooks import PROVIDERS
@@ -43,6 +43,7 @@ def running(settings: DatabaseSettings, tmp_path: Path) -> Iterator[Deployment]:
         "GATEWAY_PORT": str(free_port()),
         "SINK_PORT": str(free_port()),
         "WORKER_PORT": str(free_port()),
+        "WEBHOOKS_PORT": str(free_port()),
         "WORKER_DATA_DIR": str(tmp_path / "worker"),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{ingest_port}",
         "WINDOW_SECONDS": "0.5",
@@ -58,16 +59,25 @@ def running(settings: DatabaseSettings, tmp_path: Path) -> Iterator[Deployment]:
         stack.stop()
 
 
-async def test_simulated_campaigns_end_with_the_oracles_totals(running: Deployment) -> None:
-    shape = Shape(campaigns=3, recipients=200, duration=3, delay_scale=0.1, seed=21)
+async def test_simulated_campaigns_end_with_the_oracles_totals_and_insights(
+    running: Deployment,
+) -> None:
+    """Labelled A/B campaigns whose acks come over seconds to minutes (a hundredth of real
+    delays), failures with each provider's codes: the gateway ends with the oracle's counters and
+    insights (time buckets, failures, groups)."""
+    shape = Shape(campaigns=3, recipients=200, duration=3, delay_scale=0.01, horizon=1200, seed=21)
     plan = make_plan(shape, "ws-sim", "it", datetime.now(UTC))
     assert {*PROVIDERS, "skips"} <= {post.kind for post in plan.posts}
     report = await send_plan(plan, running)
     assert report.refused == []
-    assert report.sent_posts == len(plan.posts)
+    assert report.sent_posts == len(plan.posts) == len(report.arrivals)
+    insights = plan.expected_insights(report.arrivals)
+    for expected in insights.values():  # what is compared is there to differ
+        assert expected.soonest.failures and expected.soonest.groups
+        assert sum(1 for count in expected.soonest.time_to_read if count) >= 3
     token = issue_token(running.gateway.token_secret, "ws-sim", ttl_seconds=600)
-    left = await verify(running, token, plan.expected(), within=120)
-    assert left == {}, f"gateway differs from the oracle: {left} vs {plan.expected()}"
+    left = await verify(running, token, plan.expected(), insights, within=120)
+    assert left == {}, f"the gateway differs from the oracle:\n{differences_table(left)}"
 
 
 async def test_a_sender_with_a_wrong_secret_is_refused(running: Deployment) -> None:

@@ -20,6 +20,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from contract.events import (
     CampaignRegistration,
+    Counters,
+    Failure,
+    GroupStatistics,
+    Insights,
     MessageStatus,
     MessageStatusBatch,
     Snapshot,
@@ -29,6 +33,7 @@ from contract.events import (
     encode,
     skip_message_id,
 )
+from contract.insights import BUCKETS
 from contract.schema import campaign_stats, campaign_stats_windows, campaigns, message_status
 from contract.settings import DatabaseSettings, sqlalchemy_url
 from contract.status import effective_status
@@ -45,6 +50,9 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TABLES = [campaigns, campaign_stats, campaign_stats_windows, message_status]
+# Tags whose byte order differs from a linguistic one ("VIP" < "Z" < "a" < "é…"): PostgreSQL
+# must sort them as Python does.
+TAG_POOL = ["vip", "VIP", "é-tag", "b2b", "promo", "q4", "Z", "a"]
 COORDINATOR_MOVING = {
     KafkaError.NOT_COORDINATOR,
     KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
@@ -59,6 +67,7 @@ def status_history(rng: random.Random, message_id: str, campaign: tuple[str, str
     campaign_id, workspace_id = campaign
     final_rank = rng.choice([0, 1, 1, 2, 2, 3, 3, 4])
     failed_at = T0 + timedelta(seconds=rng.randint(1, 50)) if rng.random() < 0.2 else None
+    labelled = rng.random() < 0.6
     records = []
     for rank in range(final_rank + 1):
         times = {
@@ -88,6 +97,11 @@ def status_history(rng: random.Random, message_id: str, campaign: tuple[str, str
                 participants={"p1": rank, "p2": max(0, rank - 1)}
                 if message_id.endswith("7")
                 else {},
+                # labels that differ from record to record: the sink keeps the larger template
+                # and variant, and the five smallest of all tags
+                template=rng.choice(["", "welcome", "promo"]) if labelled else "",
+                variant=rng.choice(["", "A", "B"]) if labelled else "",
+                tags=sorted(rng.sample(TAG_POOL, rng.randint(0, 4))) if labelled else [],
             )
         )
     return records
@@ -149,7 +163,50 @@ def pack(rng: random.Random, records: list[MessageStatus], most: int = 60) -> li
     return values
 
 
-def snapshot(campaign: str, workspace: str, seq: int, window: int, uuid: str = "") -> Snapshot:
+def insights_of(seq: int) -> Insights:
+    """Insights that differ from one seq to the next in every part, so a stale one shows."""
+
+    def histogram(offset: int) -> list[int]:
+        return [seq * (bucket + offset) % 7 for bucket in range(BUCKETS)]
+
+    return Insights(
+        time_to_sent=histogram(1),
+        time_to_delivered=histogram(2),
+        time_to_read=histogram(3),
+        failures=[
+            Failure(code="131026", title="Message undeliverable", count=seq),
+            Failure(code="", title="número inválido", count=1),
+        ],
+        groups=[
+            GroupStatistics(
+                kind="variant",
+                value="A",
+                counters=Counters(dispatched=10 * seq, sent=9 * seq, read=seq),
+                time_to_read=histogram(4),
+            ),
+            GroupStatistics(
+                kind="tag",
+                value="vip",
+                counters=Counters(dispatched=seq),
+                time_to_read=[0] * BUCKETS,
+            ),
+        ],
+    )
+
+
+def insights_json(insights: Insights | None) -> Any:
+    """The insights as the snapshot's JSON carries them: what the column must hold exactly."""
+    return msgspec.json.decode(encode(insights))
+
+
+def snapshot(
+    campaign: str,
+    workspace: str,
+    seq: int,
+    window: int,
+    uuid: str = "",
+    insights: Insights | None = None,
+) -> Snapshot:
     start = T0 + timedelta(seconds=window)
     return Snapshot(
         campaign_id=campaign,
@@ -171,17 +228,20 @@ def snapshot(campaign: str, workspace: str, seq: int, window: int, uuid: str = "
             updated_at=start + timedelta(seconds=1),
         ),
         timestamp=start + timedelta(seconds=1),
+        insights=insights,
     )
 
 
 def snapshot_records(rng: random.Random, campaigns_: list[tuple[str, str]]) -> list[Snapshot]:
-    """Growing seqs per campaign; a window is sometimes re-emitted with a higher seq."""
+    """Growing seqs per campaign; a window is sometimes re-emitted with a higher seq. Insights
+    from some seq on (none before, as a campaign's first snapshots may have none)."""
     records = []
     for campaign, workspace in campaigns_:
-        window = 0
+        window, first_insights = 0, rng.randint(1, 40)
         for seq in range(1, 30):
             window += rng.choice([0, 1, 1, 2])
-            records.append(snapshot(campaign, workspace, seq, window, uuid=f"uuid-{campaign}"))
+            insights = insights_of(seq) if seq >= first_insights else None
+            records.append(snapshot(campaign, workspace, seq, window, f"uuid-{campaign}", insights))
     return records
 
 
@@ -314,6 +374,9 @@ def check_snapshots(tables: dict[str, list[dict[str, Any]]], snapshots: list[Sna
         (s.campaign_id, s.seq, s.statistics.total_sent_count) for s in latest
     ]
     assert [r["snapshot"]["seq"] for r in tables["campaign_stats"]] == [s.seq for s in latest]
+    assert [r["insights"] for r in tables["campaign_stats"]] == [
+        insights_json(s.insights) for s in latest
+    ]
     assert window_summary(tables["campaign_stats_windows"]) == [
         (s.campaign_id, s.window.start, s.seq, s.window.sent) for s in latest_windows(snapshots)
     ]

@@ -96,7 +96,7 @@ def test_up_runs_everything_and_sigterm_stops_it(home: Path) -> None:
         for key, value in os.environ.items()
         if key not in {"KAFKA_BOOTSTRAP", "DATABASE_URL", *DEV_SECRETS, "PUBLIC_BASE_URL"}
     }
-    ports = {name: free_port() for name in ("INGEST", "GATEWAY", "SINK", "WORKER")}
+    ports = {name: free_port() for name in ("INGEST", "GATEWAY", "SINK", "WORKER", "WEBHOOKS")}
     env.update({f"{name}_PORT": str(port) for name, port in ports.items()})
     env.update(TICKSTREAM_HOME=str(home), WINDOW_SECONDS="0.5", LOG_LEVEL="WARNING")
     up = subprocess.Popen(

@@ -15,6 +15,7 @@ from gateway.settings import GatewaySettings
 from ingest.settings import IngestSettings
 from sink.settings import SinkSettings
 from streams.settings import WorkerSettings
+from webhooks.settings import WebhookSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.kafka.yml"
@@ -24,6 +25,7 @@ SERVICES: dict[str, tuple[str, type[ServiceSettings], str]] = {
     "worker": ("streams", WorkerSettings, "worker_port"),
     "sink": ("sink", SinkSettings, "sink_port"),
     "gateway": ("gateway", GatewaySettings, "gateway_port"),
+    "webhooks": ("webhooks", WebhookSettings, "webhooks_port"),
 }
 # the one-shot container that creates topics and migrates the database
 INIT: tuple[str, type[ServiceSettings], str] = ("tickstream", DatabaseSettings, "")
@@ -34,7 +36,7 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
 
-def test_brings_up_kafka_kraft_postgres_and_the_four_services(compose: dict[str, Any]) -> None:
+def test_brings_up_kafka_kraft_postgres_and_the_five_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert set(SERVICES) | {"kafka", "postgres", "init"} == set(services)
     kafka = services["kafka"]
@@ -83,6 +85,6 @@ def test_services_wait_for_topics_and_schema(compose: dict[str, Any]) -> None:
 
 def test_dockerfile_builds_what_the_services_run() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("streams", "ingest", "sink", "gateway", "tickstream"):
+    for package in ("streams", "ingest", "sink", "gateway", "webhooks", "tickstream"):
         assert f"COPY {package} {package}" in dockerfile
     assert "chart.umd.js" in dockerfile  # the dashboard's one browser library

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract.events import AckEvent, Dispatch, Skip, decode_event_batch, skip_message_id
+from contract.events import (
+    MAX_TAGS,
+    AckEvent,
+    Dispatch,
+    Skip,
+    decode_event_batch,
+    skip_message_id,
+)
 from contract.partitioning import partition_for, partitions_for
 from ingest.batcher import group_by_partition, pack
 from ingest.dlq import dead_letter, safe_headers
@@ -129,6 +136,44 @@ def test_dispatches_and_campaigns() -> None:
     with pytest.raises(BadInput) as caught:
         api.parse_dispatches(_dumps([{"message_id": "m", "campaign_id": "c"}]), NOW)
     assert caught.value.field == "$[0]"
+
+
+DISPATCH = {"message_id": "m1", "campaign_id": "789", "workspace_id": "1"}
+
+
+def test_dispatch_labels_reach_the_dispatch() -> None:
+    labelled = {**DISPATCH, "template": "promo_nov", "variant": "B", "tags": ["vip", "sp"]}
+    (dispatch,) = api.parse_dispatches(_dumps(labelled), NOW)
+    assert (dispatch.template, dispatch.variant, dispatch.tags) == ("promo_nov", "B", ["vip", "sp"])
+    (bare,) = api.parse_dispatches(_dumps(DISPATCH), NOW)
+    assert (bare.template, bare.variant, bare.tags) == ("", "", [])
+    # the longest labels the contract allows pass, and the worker can read them back
+    longest = {
+        **DISPATCH,
+        "template": "t" * 128,
+        "variant": "v" * 64,
+        "tags": [f"{n}" * 64 for n in range(MAX_TAGS)],
+    }
+    (dispatch,) = api.parse_dispatches(_dumps(longest), NOW)
+    assert decode_event_batch(pack([dispatch])[0][1]).events == [dispatch]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**DISPATCH, "tags": ["a", "b", "c", "d", "e", "f"]}, "$.tags"),
+        ({**DISPATCH, "tags": ["a", ""]}, "$.tags[1]"),
+        ({**DISPATCH, "tags": ["a", "x" * 65]}, "$.tags[1]"),
+        ({**DISPATCH, "tags": "vip"}, "$.tags"),
+        ({**DISPATCH, "variant": "v" * 65}, "$.variant"),
+        ({**DISPATCH, "template": "t" * 129}, "$.template"),
+        ([DISPATCH, {**DISPATCH, "variant": 2}], "$[1].variant"),
+    ],
+)
+def test_dispatch_label_refusals_name_the_field(body: object, field: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        api.parse_dispatches(_dumps(body), NOW)
+    assert (caught.value.field, caught.value.status) == (field, 422)
 
 
 SKIP = {

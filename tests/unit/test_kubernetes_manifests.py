@@ -16,6 +16,7 @@ from gateway.settings import GatewaySettings
 from ingest.settings import IngestSettings
 from sink.settings import SinkSettings
 from streams.settings import WorkerSettings
+from webhooks.settings import WebhookSettings
 
 BASE = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.30.0"  # the oldest release still supported when this was written
@@ -24,6 +25,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "worker": WorkerSettings,
     "sink": SinkSettings,
     "gateway": GatewaySettings,
+    "webhooks": WebhookSettings,
     "init": SinkSettings,  # `tickstream topics create && tickstream db upgrade`
 }
 # each service's workload kind and the path of its readiness probe
@@ -32,6 +34,7 @@ WORKLOADS = {
     "worker": ("StatefulSet", "/healthz"),  # the worker and the sink serve no /readyz
     "sink": ("Deployment", "/healthz"),
     "gateway": ("Deployment", "/readyz"),
+    "webhooks": ("Deployment", "/healthz"),  # nor does the webhook deliverer
 }
 
 
@@ -69,10 +72,10 @@ def test_the_base_lists_every_manifest_of_its_folder() -> None:
     assert listed == {path.name for path in BASE.glob("*.yaml")} - {"kustomization.yaml"}
 
 
-@pytest.mark.parametrize("index", range(10))
+@pytest.mark.parametrize("index", range(12))
 def test_every_object_is_valid_against_the_kubernetes_schemas(index: int) -> None:
     objects = rendered()
-    assert len(objects) == 10  # a ConfigMap, a Job, four workloads and four Services
+    assert len(objects) == 12  # a ConfigMap, a Job, five workloads and five Services
     kubernetes_validate.validate(objects[index], KUBERNETES_VERSION, strict=True)
 
 

@@ -9,7 +9,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract.events import Counters, encode
+from contract.events import CampaignPartial, encode
 from streams.aggregates import PartitionAggregates, replayed_rows
 from streams.message_state import MessageState
 from streams.retention import CHUNK, Retired, is_retired_key, retired_key, sweep
@@ -26,19 +26,28 @@ states = st.builds(
     campaign_id=st.sampled_from(["", "c1", "c2"]),
     workspace_id=st.just("w1"),
     last_event_at=st.integers(0, 60).map(lambda d: T0 + timedelta(days=d)),
+    dispatched_at=st.none() | st.just(T0),
+    sent_at=st.none() | st.integers(0, 100).map(lambda s: T0 + timedelta(seconds=s)),
+    read_at=st.none() | st.integers(0, 100_000).map(lambda s: T0 + timedelta(seconds=s)),
+    error_code=st.sampled_from(["", "131026"]),
+    error_title=st.sampled_from(["", "undeliverable"]),
+    variant=st.sampled_from(["", "A"]),
 )
 tables = st.dictionaries(st.integers(0, 5000).map(lambda i: f"m{i}".encode()), states, max_size=60)
 
 
-def sums(table: dict[bytes, MessageState], retired: dict[str, Retired]) -> dict[str, Counters]:
-    """The counters a store holding these states and entries keeps (streams.aggregates)."""
+def sums(
+    table: dict[bytes, MessageState], retired: dict[str, Retired]
+) -> dict[str, CampaignPartial]:
+    """The sums a store holding these states and entries keeps (streams.aggregates): counters,
+    breakdowns and failure titles."""
     writes: list[Write] = [(key, encode(state)) for key, state in table.items()]
     writes += [(retired_key(0, c), encode(entry)) for c, entry in retired.items()]
     store: dict[bytes, bytes] = {}
     store.update((k, v) for k, v in replayed_rows(store.get, writes) if v is not None)
     aggregates = PartitionAggregates()
     aggregates.load(0, store.items())
-    return {c: aggregates.counters(0, c) for c in ("c1", "c2")}
+    return {partial.campaign_id: partial for partial in aggregates.take_dirty()}
 
 
 def apply(

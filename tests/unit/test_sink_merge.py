@@ -5,10 +5,19 @@ from __future__ import annotations
 import random as stdlib_random
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract.events import MessageStatus, Snapshot, Statistics, WindowCounts
+from contract.events import (
+    MAX_TAGS,
+    Dispatch,
+    MessageStatus,
+    Snapshot,
+    Statistics,
+    WindowCounts,
+    join_tags,
+)
 from contract.status import effective_status
 from sink.merge import (
     latest_snapshots,
@@ -18,10 +27,13 @@ from sink.merge import (
     merge_statuses,
     row_status,
 )
+from streams.message_state import EMPTY, join, status_record
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 times = st.one_of(st.none(), st.integers(0, 5).map(lambda s: T0 + timedelta(seconds=s)))
 texts = st.sampled_from(["", "a", "b", "Z", "é", "131049"])
+# unsorted, repeated and more than MAX_TAGS: the sink must not rely on the worker's tidiness
+tag_lists = st.lists(st.sampled_from(["vip", "Z", "a", "é", "b2b", "promo", "q4", "x"]), max_size=7)
 
 
 @st.composite
@@ -50,6 +62,9 @@ def statuses(draw: st.DrawFn, message_id: str = "m1") -> MessageStatus:
         attempted=draw(st.booleans()),
         skip_reason_code=draw(texts),
         skip_reason=draw(texts),
+        template=draw(texts),
+        variant=draw(texts),
+        tags=draw(tag_lists),
     )
 
 
@@ -93,6 +108,77 @@ def test_a_merge_never_lowers_anything(a: MessageStatus, b: MessageStatus) -> No
         assert merged.participants[participant] == max(
             a.participants.get(participant, 0), b.participants.get(participant, 0)
         )
+    for name in ("template", "variant"):
+        labels = {getattr(a, name), getattr(b, name)}
+        assert getattr(merged, name) in labels
+        if labels - {""}:
+            assert getattr(merged, name) != ""  # a label beats none
+
+
+@given(tag_lists, tag_lists)
+def test_joined_tags_are_the_smallest_of_the_union(a: list[str], b: list[str]) -> None:
+    joined = join_tags(a, b)
+    union = {*a, *b}
+    assert joined == sorted(set(joined))  # sorted, no repeats
+    assert len(joined) == min(len(union), MAX_TAGS)
+    assert set(joined) <= union
+    assert all(dropped > joined[-1] for dropped in union - set(joined))
+    assert join_tags(joined, joined) == joined
+
+
+def dispatch(template: str, variant: str, tags: list[str]) -> Dispatch:
+    return Dispatch(
+        message_id="m1",
+        campaign_id="c1",
+        workspace_id="w1",
+        received_at=T0,
+        template=template,
+        variant=variant,
+        tags=tags,
+    )
+
+
+dispatches = st.builds(
+    dispatch, texts, texts, tag_lists.map(lambda tags: sorted(set(tags))[:MAX_TAGS])
+)
+
+
+@given(st.lists(dispatches, min_size=1, max_size=6), st.randoms())
+def test_the_labels_are_the_workers_whatever_order_its_records_arrive_in(
+    events: list[Dispatch], random: stdlib_random.Random
+) -> None:
+    """The worker emits a record after each dispatch it joins; the sink, merging them in any
+    order, keeps the labels of the worker's last one (docs/insights.md)."""
+    state, records = EMPTY, []
+    for event in events:
+        state = join(state, event)
+        records.append(status_record("m1", state, T0))
+    random.shuffle(records)
+    (row,) = merge_statuses(records)
+    last = status_record("m1", state, T0)
+    assert (row.template, row.variant, row.tags) == (last.template, last.variant, last.tags)
+
+
+def test_a_record_with_labels_beats_one_without_and_two_labels_keep_the_larger() -> None:
+    before = MessageStatus(
+        message_id="m",
+        campaign_id="c",
+        workspace_id="w",
+        recipient="",
+        status="sent",
+        max_rank=1,
+        failed=False,
+        updated_at=T0,
+    )
+    labelled = msgspec.structs.replace(before, template="welcome", variant="A", tags=["vip"])
+    for records in ([before, labelled], [labelled, before], [labelled, before, labelled]):
+        (row,) = merge_statuses(records)
+        assert (row.template, row.variant, row.tags) == ("welcome", "A", ["vip"])
+    other = msgspec.structs.replace(before, template="promo", variant="B", tags=["b2b", "zz"])
+    (row,) = merge_statuses([labelled, other])
+    assert (row.template, row.variant, row.tags) == ("welcome", "B", ["b2b", "vip", "zz"])
+    (row,) = merge_statuses([msgspec.structs.replace(before, tags=["z", "a", "z"])])
+    assert row.tags == ["a", "z"]  # a lone record's tags are tidied too
 
 
 def test_the_error_is_the_earliest_failures() -> None:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+import msgspec
+
 from contract.events import (
     CampaignRegistration,
+    Failure,
+    Insights,
     MessageStatus,
     MessageStatusBatch,
+    Snapshot,
+    Statistics,
+    WindowCounts,
     decode_dead_letter,
     encode,
 )
+from contract.insights import BUCKETS
 from contract.topics import Topics
 from sink.records import DeadLetter, Item, Origin, classify
 from sink.registrations import settle
@@ -71,6 +79,52 @@ def test_values_postgresql_would_refuse_are_dead_letters() -> None:
     assert "NUL" in reasons[0].reason  # type: ignore[union-attr]
     assert "max_rank = 9" in reasons[1].reason  # type: ignore[union-attr]
     assert "participants" in reasons[2].reason  # type: ignore[union-attr]
+
+
+def snapshot_with(insights: Insights) -> Snapshot:
+    return Snapshot(
+        campaign_id="c1",
+        campaign_uuid="",
+        workspace_id="w1",
+        seq=1,
+        window=WindowCounts(start=T0, end=T0),
+        statistics=Statistics(
+            total_message_count=1,
+            total_sent_count=1,
+            total_delivered_count=0,
+            total_read_count=0,
+            total_played_count=0,
+            total_failed_count=1,
+            pending_count=0,
+            delivery_rate=0.0,
+            read_rate=0.0,
+            success_rate=0.0,
+            updated_at=T0,
+        ),
+        timestamp=T0,
+        insights=insights,
+    )
+
+
+def test_a_nul_in_a_label_or_in_the_insights_is_a_dead_letter() -> None:
+    """The new JSONB and text columns refuse it like the others (docs/sink.md, "Faults")."""
+    empty = [0] * BUCKETS
+    failure = Failure(code="", title="lost\x00", count=1)
+    insights = Insights(
+        time_to_sent=empty, time_to_delivered=empty, time_to_read=empty, failures=[failure]
+    )
+    stats = origin(TOPICS.campaign_stats)
+    raws = [
+        (origin(), encode(MessageStatusBatch(statuses=[status(tags=["vip", "a\x00"])]))),
+        (origin(), encode(MessageStatusBatch(statuses=[status(template="t\x00")]))),
+        (stats, encode(snapshot_with(insights))),
+    ]
+    for where, raw in raws:
+        letter = classify(TOPICS, where, None, raw)
+        assert isinstance(letter, DeadLetter)
+        assert "NUL" in letter.reason
+    clean = msgspec.structs.replace(insights, failures=[Failure(code="1", title="x", count=1)])
+    assert isinstance(classify(TOPICS, stats, None, encode(snapshot_with(clean))), Item)
 
 
 def test_an_escaped_backslash_is_not_mistaken_for_nul() -> None:

@@ -24,6 +24,10 @@ events = st.lists(
             message_id=st.sampled_from(IDS),
             status=st.sampled_from(["sent", "delivered", "read", "failed"]),
             received_at=st.integers(0, 9).map(lambda s: T0 + timedelta(seconds=s)),
+            occurred_at=st.none()
+            | st.integers(0, 200_000).map(lambda s: T0 + timedelta(seconds=s)),
+            error_code=st.sampled_from(["", "131026", "63016"]),
+            error_title=st.sampled_from(["", "undeliverable", "window"]),
         ),
         st.builds(
             Dispatch,
@@ -33,6 +37,9 @@ events = st.lists(
             recipient=st.just("+1"),
             dispatched_at=st.integers(0, 9).map(lambda s: T0 + timedelta(seconds=s)),
             received_at=st.just(T0),
+            variant=st.sampled_from(["", "A", "B"]),
+            template=st.sampled_from(["", "welcome"]),
+            tags=st.lists(st.sampled_from(["vip", "new", "a:b"]), max_size=3),
         ),
         st.builds(
             Skip,

@@ -575,6 +575,7 @@ def run(args: argparse.Namespace) -> int:
             GATEWAY_PORT=str(free_port()),
             SINK_PORT=str(free_port()),
             WORKER_PORT=str(free_port()),
+            WEBHOOKS_PORT=str(free_port()),
             PUBLIC_BASE_URL=f"http://127.0.0.1:{ingest_port}",
             WORKER_DATA_DIR=str(work / "worker"),
             BIND_HOST="127.0.0.1",

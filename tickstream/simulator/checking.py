@@ -1,15 +1,25 @@
-"""Checking a simulation: the gateway's totals per campaign against the oracle's."""
+"""Checking a simulation: what the gateway shows per campaign — the counters and the insights —
+against the oracle's, item by item (``tickstream.simulator.comparison``)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
+import msgspec
 
+from contract.events import Insights
 from tickstream.deployment import Deployment
+from tickstream.simulator.comparison import (
+    NO_INSIGHTS,
+    Difference,
+    ExpectedInsights,
+    counter_differences,
+    insight_differences,
+)
 from tickstream.simulator.oracle import Expected
 
 
@@ -26,16 +36,36 @@ def counts_of(statistics: dict[str, Any]) -> Expected:
     )
 
 
+def insights_of(campaign: dict[str, Any]) -> Insights | None:
+    """The ``insights`` of a ``GET /api/campaigns/{id}`` answer (null until there are any)."""
+    found = campaign.get("insights")
+    return None if found is None else msgspec.convert(found, Insights)
+
+
+def differences(
+    expected: Expected, insights: ExpectedInsights, shown: dict[str, Any] | None
+) -> list[Difference]:
+    """What a campaign's answer shows otherwise than expected (``None``: no answer yet)."""
+    if shown is None:
+        return counter_differences(expected, None)
+    return counter_differences(expected, counts_of(shown["statistics"])) + insight_differences(
+        insights, insights_of(shown)
+    )
+
+
 async def verify(
     settings: Deployment,
     token: str,
     expected: dict[str, Expected],
+    insights: Mapping[str, ExpectedInsights],
     within: float,
-) -> dict[str, Expected | None]:
-    """Poll ``GET /api/campaigns/{id}`` until every campaign matches; the mismatches left."""
+) -> dict[str, list[Difference]]:
+    """Poll ``GET /api/campaigns/{id}`` until every campaign shows the oracle's counters and
+    insights; the differences left per campaign (none when all match)."""
     base = f"http://127.0.0.1:{settings.gateway.gateway_port}"
     headers = {"Authorization": f"Bearer {token}"}
-    seen: dict[str, Expected | None] = dict.fromkeys(expected)
+    none = ExpectedInsights.exact(NO_INSIGHTS)  # a campaign of skips only
+    shown: dict[str, dict[str, Any] | None] = dict.fromkeys(expected)
     deadline = time.monotonic() + within
     async with aiohttp.ClientSession(base, headers=headers) as session:
         while True:
@@ -43,10 +73,14 @@ async def verify(
                 try:
                     async with session.get(f"/api/campaigns/{campaign_id}") as resp:
                         if resp.status == 200:
-                            seen[campaign_id] = counts_of((await resp.json())["statistics"])
+                            shown[campaign_id] = await resp.json()
                 except aiohttp.ClientError:
                     pass
-            left = {c: seen[c] for c in expected if seen[c] != expected[c]}
+            left = {
+                c: found
+                for c in expected
+                if (found := differences(expected[c], insights.get(c, none), shown[c]))
+            }
             if not left or time.monotonic() > deadline:
                 return left
             await asyncio.sleep(1.0)
@@ -66,3 +100,14 @@ def table(rows: Iterable[tuple[str, int, Expected | None]]) -> str:
             f"{counts.played:7} {counts.failed:7} {counts.skipped:7} {pending:7}"
         )
     return "\n".join(lines)
+
+
+def differences_table(left: Mapping[str, list[Difference]]) -> str:
+    """A line per differing item: campaign, item, what the oracle expects, what was shown."""
+    rows = [("campaign", "item", "expected", "shown")]
+    rows += [(c, d.item, d.expected, d.got) for c, found in left.items() for d in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        f"{c:{widths[0]}}  {item:{widths[1]}}  {want:>{widths[2]}}  {got}"
+        for c, item, want, got in rows
+    )

@@ -1,28 +1,38 @@
-"""The simulator's plan: campaigns drawn up front (pure, seeded), each message with a provider, a
+"""The simulator's plan: campaigns drawn up front (pure, seeded), each message with a provider,
+labels (a template per campaign, an A/B variant that changes how likely a read is, a few tags), a
 fate (pending, sent only, delivered with read receipts off, read, played voice note, failed with
-a real provider error, failed on one device and delivered on another) and a timeline with delivery
-delays, duplicates (provider retries), out-of-order arrivals and acks that reach ingest before the
-sender recorded the dispatch. The whatsapp-web.js Node service also posts what it posts besides
-acks (its session's events, ``message_sent``, answers with media of megabytes), which ingest must
-answer 2xx and drop. The canonical event each request stands for goes to
-:func:`tickstream.simulator.oracle.oracle`, so the counts the simulator expects come from the same
-plain reading of the status rules (``contract/status.py``) as every other test, not from the
-pipeline's code.
+a real error of its provider, failed on one device and delivered on another) and a timeline of
+realistic delays (``tickstream.simulator.delays``: seconds to hours, a day for some reads, cut
+where the plan ends) with duplicates (provider retries), out-of-order arrivals and acks that reach
+ingest before the sender recorded the dispatch. The whatsapp-web.js Node service also posts what
+it posts besides acks (its session's events, ``message_sent``, answers with media of megabytes),
+which ingest must answer 2xx and drop. Each request carries the canonical events it stands for;
+they go to :mod:`tickstream.simulator.oracle`, so the counts and insights the simulator expects
+come from the same plain reading of the rules (docs/contract.md, docs/insights.md) as every other
+test, not from the pipeline's code.
 """
 
 from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from contract.events import AckEvent, Dispatch, MessageEvent, Skip, skip_message_id
-from tickstream.simulator.oracle import Expected, oracle
+from tickstream.simulator.comparison import ExpectedInsights
+from tickstream.simulator.delays import delay
+from tickstream.simulator.labels import TAGS, TEMPLATES, VARIANTS
+from tickstream.simulator.oracle import Expected, insights_oracle, oracle
 from tickstream.simulator.webhooks import (
     BUILDERS,
+    FAILURES,
     PROVIDERS,
+    STAMPED,
     StatusReport,
     compact_json,
     webjs_message_sent,
@@ -49,21 +59,53 @@ class Post:
     body: bytes
     acks: int = 0
     message_id: str = ""
+    # The canonical events the request stands for. An ack whose provider gives no event time is
+    # planned as received at ``at``; ingest stamps it when the request really arrives.
+    events: tuple[MessageEvent, ...] = ()
+
+
+# When each request was sent and when it was answered, by its index in ``Plan.posts``: ingest
+# received it in between.
+Arrivals = Mapping[int, tuple[datetime, datetime]]
 
 
 @dataclass(slots=True)
 class Plan:
     campaigns: dict[str, int]  # campaign id -> registered recipients
     workspace: str
+    start: datetime  # second 0 of the plan
     posts: list[Post] = field(default_factory=list)
-    events: list[MessageEvent] = field(default_factory=list)
 
     @property
     def acks(self) -> int:
         return sum(post.acks for post in self.posts)
 
+    @property
+    def events(self) -> list[MessageEvent]:
+        """Every request's events, a retried request's again (the oracle counts them once)."""
+        return [event for post in self.posts for event in post.events]
+
     def expected(self) -> dict[str, Expected]:
         return oracle(self.events)
+
+    def received(self, arrivals: Arrivals, latest: bool) -> list[MessageEvent]:
+        """The events as ingest stamped them: an ack with no event time at the soonest or the
+        latest its request can have arrived (a request not in ``arrivals`` keeps its plan)."""
+        events: list[MessageEvent] = []
+        for index, post in enumerate(self.posts):
+            arrival = arrivals.get(index)
+            for event in post.events:
+                if arrival and isinstance(event, AckEvent) and event.occurred_at is None:
+                    event = msgspec.structs.replace(event, received_at=arrival[int(latest)])
+                events.append(event)
+        return events
+
+    def expected_insights(self, arrivals: Arrivals) -> dict[str, ExpectedInsights]:
+        """Per campaign, the insights between their soonest and latest reading
+        (``tickstream.simulator.comparison``)."""
+        soonest = insights_oracle(self.received(arrivals, latest=False))
+        latest = insights_oracle(self.received(arrivals, latest=True))
+        return {c: ExpectedInsights(soonest[c], latest[c]) for c in soonest}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +116,12 @@ class Shape:
     recipients: int = 500
     duration: float = 20.0  # dispatches are spread over this many seconds
     delay_scale: float = 1.0  # multiplies every ack delay (0.1 = ten times faster)
-    read_probability: float = 0.6
+    # how long after the last dispatch the campaign is followed, in seconds of the delays before
+    # delay_scale (the run lasts horizon × delay_scale more): later acks never come
+    horizon: float = 60.0
+    read_probability: float = 0.6  # of a message sent without labels
+    variants: tuple[tuple[str, float], ...] = VARIANTS  # A/B, and the read probability of each
+    unlabelled_share: float = 0.05  # messages dispatched with no template, variant or tag
     receipts_off_share: float = 0.2
     duplicate_share: float = 0.1
     early_ack_share: float = 0.05
@@ -84,21 +131,35 @@ class Shape:
     seed: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """What a message's dispatch names it by, and how likely its recipient reads it."""
+
+    read_probability: float
+    template: str = ""
+    variant: str = ""
+    tags: tuple[str, ...] = ()
+
+
 def make_plan(shape: Shape, workspace: str, run_id: str, start: datetime) -> Plan:
     rng = random.Random(shape.seed)
     plan = Plan(
-        {f"sim-{run_id}-{c + 1}": shape.recipients for c in range(shape.campaigns)}, workspace
+        {f"sim-{run_id}-{c + 1}": shape.recipients for c in range(shape.campaigns)},
+        workspace,
+        start,
     )
     # the Node service's session comes up before the campaigns start
     plan.posts += [Post(0.0, "webjs", body) for body in webjs_session_events(rng)]
     for c, campaign_id in enumerate(plan.campaigns):
         plan.posts.append(Post(0.0, "campaigns", compact_json(_registration(campaign_id, plan, c))))
+        template = TEMPLATES[c % len(TEMPLATES)]
         for m in range(shape.recipients):
             skipped = rng.random() < shape.skip_share
             if skipped:
-                _skip(plan, rng, shape, campaign_id, c, m, start)
+                _skip(plan, rng, shape, campaign_id, c, m)
             if not skipped or rng.random() < 0.25:  # the sender may still send after a skip
-                _message(plan, rng, shape, campaign_id, c, m, start)
+                labels = _labels(rng, shape, template)
+                _message(plan, rng, shape, (campaign_id, c, m), labels)
     plan.posts.sort(key=lambda post: post.at)
     plan.posts.append(Post(plan.posts[-1].at, "webjs", webjs_session_end()))
     return plan
@@ -114,7 +175,15 @@ def _registration(campaign_id: str, plan: Plan, c: int) -> dict[str, Any]:
     }
 
 
-def _fate(rng: random.Random, shape: Shape, provider: str) -> list[str]:
+def _labels(rng: random.Random, shape: Shape, template: str) -> Labels:
+    if rng.random() < shape.unlabelled_share:
+        return Labels(shape.read_probability)
+    variant, read_probability = shape.variants[rng.randrange(len(shape.variants))]
+    tags = tuple(sorted(rng.sample(TAGS, rng.randint(0, 3))))
+    return Labels(read_probability, template, variant, tags)
+
+
+def _fate(rng: random.Random, shape: Shape, provider: str, read_probability: float) -> list[str]:
     """The statuses a message goes through, in the order they happen."""
     roll = rng.random()
     if roll < 0.04:
@@ -125,11 +194,100 @@ def _fate(rng: random.Random, shape: Shape, provider: str) -> list[str]:
         return ["sent", "failed", "delivered"]  # failed on one device, delivered on another
     if roll < 0.23:
         return ["sent"]  # the phone is offline
-    if rng.random() < shape.receipts_off_share or rng.random() >= shape.read_probability:
+    if rng.random() < shape.receipts_off_share or rng.random() >= read_probability:
         return ["sent", "delivered"]  # read receipts off, or simply not read yet
     if provider != "twilio" and rng.random() < 0.08:
         return ["sent", "delivered", "read", "played"]  # a voice note
     return ["sent", "delivered", "read"]
+
+
+def _timeline(
+    rng: random.Random, shape: Shape, provider: str, statuses: list[str], dispatched: float
+) -> list[tuple[str, float]]:
+    """Each status with the second of the plan it happens at; those after the plan's end are
+    left out (the message stays where it was when the run ended)."""
+    times: list[float] = []
+    at = dispatched
+    for status in statuses:
+        at += delay(rng, status) * shape.delay_scale
+        times.append(at)
+    if len(times) >= 3 and rng.random() < 0.1:
+        times[-1], times[-2] = times[-2], times[-1]  # the later status arrives first
+    if provider == "meta" and statuses[-2:] == ["delivered", "read"] and rng.random() < 0.1:
+        statuses, times = [*statuses[:-2], "read"], [*times[:-2], times[-1]]  # read at once
+    end = shape.duration + shape.horizon * shape.delay_scale
+    return [(status, at) for status, at in zip(statuses, times, strict=True) if at <= end]
+
+
+def _message(
+    plan: Plan,
+    rng: random.Random,
+    shape: Shape,
+    recipient: tuple[str, int, int],
+    labels: Labels,
+) -> None:
+    """A message to recipient ``m`` of campaign number ``c``: its dispatch, its acks, and what
+    else its provider posts."""
+    campaign_id, c, m = recipient
+    provider = PROVIDERS[rng.randrange(len(PROVIDERS))]
+    phone = _phone(c, m)
+    message_id = _message_id(rng, provider, phone)
+    dispatched = _turn(shape, m) + rng.uniform(0, 0.05)
+    statuses = _fate(rng, shape, provider, labels.read_probability)
+    if provider == "twilio" and statuses:
+        statuses = ["pending", *statuses]  # Twilio reports "queued" first
+    timeline = _timeline(rng, shape, provider, statuses, dispatched)
+    errors = FAILURES[provider]
+    error = errors[rng.randrange(len(errors))]
+    record_at = dispatched
+    if timeline and rng.random() < shape.early_ack_share:
+        record_at = timeline[0][1] + rng.uniform(0.5, 2.0)  # dispatch recorded late
+    created = plan.start + timedelta(seconds=dispatched)
+    dispatch = Dispatch(
+        message_id=message_id,
+        campaign_id=campaign_id,
+        workspace_id=plan.workspace,
+        recipient=f"+{phone}",
+        dispatched_at=created,
+        received_at=plan.start + timedelta(seconds=record_at),
+        template=labels.template,
+        variant=labels.variant,
+        tags=list(labels.tags),
+    )
+    body: dict[str, Any] = {
+        "message_id": message_id,
+        "campaign_id": campaign_id,
+        "workspace_id": plan.workspace,
+        "recipient": dispatch.recipient,
+        "dispatched_at": created.isoformat(),
+    }
+    if labels.variant:
+        body.update(template=labels.template, variant=labels.variant, tags=list(labels.tags))
+    plan.posts.append(Post(record_at, "dispatches", compact_json(body), 0, message_id, (dispatch,)))
+    for status, at in timeline:
+        when = plan.start + timedelta(seconds=at)
+        report = StatusReport(
+            message_id, phone, status, when, created, error if status == "failed" else ("", "")
+        )
+        for meant, body_bytes in BUILDERS[provider](rng, report):
+            sent_at = [at]
+            # a provider retries a delivery; the Node service never retries anything
+            if provider != "webjs" and rng.random() < shape.duplicate_share:
+                sent_at.append(at + rng.uniform(0.1, 3.0))
+            for moment in sent_at:
+                ack = AckEvent(
+                    message_id=message_id,
+                    status=meant,  # type: ignore[arg-type]
+                    received_at=plan.start + timedelta(seconds=moment),
+                    occurred_at=STAMPED[provider](when),
+                    provider=provider,
+                    error_code=report.error[0],
+                    error_title=report.error[1],
+                )
+                plan.posts.append(Post(moment, provider, body_bytes, 1, message_id, (ack,)))
+    if provider == "webjs":
+        ack_times = [at for _, at in timeline]
+        _webjs_chatter(plan, rng, shape, message_id, phone, (dispatched, created), ack_times)
 
 
 def _phone(c: int, m: int) -> str:
@@ -148,96 +306,30 @@ def _skip(
     campaign_id: str,
     c: int,
     m: int,
-    start: datetime,
 ) -> None:
     reason_code, reason = SKIP_REASONS[rng.randrange(len(SKIP_REASONS))]
     at = max(0.0, _turn(shape, m) - rng.uniform(0, 0.5))
+    recipient = f"+{_phone(c, m)}"
+    when = plan.start + timedelta(seconds=at)
     skip = {
         "campaign_id": campaign_id,
         "workspace_id": plan.workspace,
-        "recipient": f"+{_phone(c, m)}",
+        "recipient": recipient,
         "reason_code": reason_code,
         "reason": reason,
-        "occurred_at": (start + timedelta(seconds=at)).isoformat(),
+        "occurred_at": when.isoformat(),
     }
-    plan.posts.append(Post(at, "skips", compact_json(skip)))
-    plan.events.append(
-        Skip(
-            message_id=skip_message_id(campaign_id, skip["recipient"]),
-            campaign_id=campaign_id,
-            workspace_id=plan.workspace,
-            recipient=skip["recipient"],
-            received_at=start,
-            reason_code=reason_code,
-            reason=reason,
-        )
+    event = Skip(
+        message_id=skip_message_id(campaign_id, recipient),
+        campaign_id=campaign_id,
+        workspace_id=plan.workspace,
+        recipient=recipient,
+        received_at=when,
+        reason_code=reason_code,
+        reason=reason,
+        occurred_at=when,
     )
-
-
-def _message(
-    plan: Plan,
-    rng: random.Random,
-    shape: Shape,
-    campaign_id: str,
-    c: int,
-    m: int,
-    start: datetime,
-) -> None:
-    provider = PROVIDERS[rng.randrange(len(PROVIDERS))]
-    phone = _phone(c, m)
-    message_id = _message_id(rng, provider, phone)
-    dispatched = _turn(shape, m) + rng.uniform(0, 0.05)
-    statuses = _fate(rng, shape, provider)
-    if provider == "twilio" and statuses:
-        statuses = ["pending", *statuses]  # Twilio reports "queued" first
-    times: list[float] = []
-    at = dispatched + rng.uniform(0.05, 0.4) * shape.delay_scale
-    for status in statuses:
-        step = {"delivered": 1.5, "read": 8.0, "played": 5.0, "failed": 1.0}.get(status, 0.2)
-        at += rng.expovariate(1 / step) * shape.delay_scale
-        times.append(at)
-    if len(times) >= 3 and rng.random() < 0.1:
-        times[-1], times[-2] = times[-2], times[-1]  # the later status arrives first
-    if provider == "meta" and statuses[-2:] == ["delivered", "read"] and rng.random() < 0.1:
-        statuses, times = [*statuses[:-2], "read"], [*times[:-2], times[-1]]  # read at once
-    record_at = dispatched
-    if times and rng.random() < shape.early_ack_share:
-        record_at = times[0] + rng.uniform(0.5, 2.0) * shape.delay_scale  # dispatch recorded late
-    dispatch = {
-        "message_id": message_id,
-        "campaign_id": campaign_id,
-        "workspace_id": plan.workspace,
-        "recipient": f"+{phone}",
-        "dispatched_at": (start + timedelta(seconds=dispatched)).isoformat(),
-    }
-    plan.posts.append(Post(record_at, "dispatches", compact_json(dispatch), 0, message_id))
-    plan.events.append(
-        Dispatch(
-            message_id=message_id,
-            campaign_id=campaign_id,
-            workspace_id=plan.workspace,
-            recipient=f"+{phone}",
-            received_at=start,
-        )
-    )
-    created = start + timedelta(seconds=dispatched)
-    for status, at in zip(statuses, times, strict=True):
-        report = StatusReport(message_id, phone, status, start + timedelta(seconds=at), created)
-        for meant, body in BUILDERS[provider](rng, report):
-            plan.posts.append(Post(at, provider, body, 1, message_id))
-            # a provider retries a delivery; the Node service never retries anything
-            if provider != "webjs" and rng.random() < shape.duplicate_share:
-                plan.posts.append(Post(at + rng.uniform(0.1, 3.0), provider, body, 1, message_id))
-            plan.events.append(
-                AckEvent(
-                    message_id=message_id,
-                    status=meant,  # type: ignore[arg-type]
-                    received_at=report.at,
-                    provider=provider,
-                )
-            )
-    if provider == "webjs":
-        _webjs_chatter(plan, rng, shape, message_id, phone, (dispatched, created), times)
+    plan.posts.append(Post(at, "skips", compact_json(skip), events=(event,)))
 
 
 def _webjs_chatter(

@@ -7,6 +7,7 @@ import asyncio
 import io
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import parse_qsl
 
@@ -52,6 +53,9 @@ class Report:
     sent_acks: int = 0
     retries: int = 0
     refused: list[str] = field(default_factory=list)
+    # each accepted request by its index in the plan: when its last attempt was sent and when it
+    # was answered (ingest stamped its arrival in between)
+    arrivals: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
 
 
 class Progress:
@@ -117,17 +121,19 @@ async def send_plan(
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(base, connector=connector) as session:
 
-        async def deliver(post: Post) -> None:
+        async def deliver(index: int, post: Post) -> None:
             try:
                 for attempt in range(30):
                     path, headers = request_for(post, settings, time.time())
                     # a file-like body: aiohttp sends one from bytes over 1 MB (a large plan's
                     # batches) in a single write that would hold up the event loop
                     body = io.BytesIO(post.body)
+                    begun = datetime.now(UTC)
                     try:
                         async with session.post(path, data=body, headers=headers) as resp:
                             text = await resp.text()
                             if resp.status < 300:
+                                report.arrivals[index] = (begun, datetime.now(UTC))
                                 report.sent_posts += 1
                                 report.sent_acks += post.acks
                                 return
@@ -145,13 +151,13 @@ async def send_plan(
                     progress.update(report)
 
         tasks = []
-        for post in plan.posts:
+        for index, post in enumerate(plan.posts):
             delay = started + post.at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             await limit.take(post.acks)
             await gate.acquire()
-            tasks.append(asyncio.create_task(deliver(post)))
+            tasks.append(asyncio.create_task(deliver(index, post)))
         await asyncio.gather(*tasks)
     if progress is not None:
         progress.update(report, force=True)

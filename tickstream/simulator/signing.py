@@ -6,13 +6,8 @@ from __future__ import annotations
 
 import hmac
 
+from contract.signing import webjs_headers as webjs_headers
 from ingest.auth import twilio_signature
-
-
-def webjs_headers(secret: str, body: bytes, now: float) -> dict[str, str]:
-    """The Node service signs the time with the body, so that ingest can refuse a replay."""
-    stamp = str(int(now))
-    return {"X-Timestamp": stamp, "X-HMAC-Signature": _hex(secret, "sha256", stamp.encode() + body)}
 
 
 def waha_headers(key: str, body: bytes) -> dict[str, str]:

@@ -7,7 +7,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,13 +29,32 @@ EVOLUTION_STATUS = {
     "played": "PLAYED",
     "failed": "ERROR",
 }
-# real Cloud API error codes of failed statuses
+# real Cloud API error codes of failed statuses, with the title Meta gives each
 META_ERRORS = (
     (131026, "Message undeliverable"),
     (131049, "This message was not delivered to maintain healthy ecosystem engagement."),
     (131047, "Re-engagement message"),
 )
+# real Twilio error codes of failed WhatsApp messages, with the MessageStatus they come with; the
+# callback carries the code alone (no ErrorMessage)
 TWILIO_ERRORS = (("63016", "undelivered"), ("63003", "failed"), ("63024", "failed"))
+# what the whatsapp-web.js Node service puts in `error` of a failed ack: the text of the error
+# whatsapp-web.js threw, no code
+WEBJS_ERRORS = (
+    "Evaluation failed: Error: wid error: invalid wid",
+    "Protocol error (Runtime.callFunctionOn): Session closed.",
+    "Message could not be sent: the phone is not connected",
+)
+# What each provider's failure report carries, as ingest reads it: (error code, error title).
+# WAHA's and Evolution's failed acks carry neither.
+FAILURES: dict[str, tuple[tuple[str, str], ...]] = {
+    "meta": tuple((str(code), title) for code, title in META_ERRORS),
+    "twilio": tuple((code, "") for code, _ in TWILIO_ERRORS),
+    "webjs": tuple(("", text) for text in WEBJS_ERRORS),
+    "waha": (("", ""),),
+    "evolution": (("", ""),),
+}
+_TWILIO_STATUS_OF = dict(TWILIO_ERRORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +66,27 @@ class StatusReport:
     status: str
     at: datetime  # when the status happened
     created_at: datetime  # when the message was created
+    error: tuple[str, str] = ("", "")  # of a failure: one of its provider's FAILURES
+
+
+def _meta_seconds(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _waha_milliseconds(at: datetime) -> int:
+    return round(at.timestamp() * 1000)
+
+
+# The time each provider's body gives a status that happened at `at`, as ingest reads it (its
+# occurred_at): Meta in whole seconds, WAHA in milliseconds, Evolution as it is. Twilio's callback
+# and the Node service's acks give none: ingest takes their arrival time.
+STAMPED: dict[str, Callable[[datetime], datetime | None]] = {
+    "meta": lambda at: datetime.fromtimestamp(_meta_seconds(at), UTC),
+    "waha": lambda at: datetime.fromtimestamp(_waha_milliseconds(at) / 1000, UTC),
+    "evolution": lambda at: at,
+    "twilio": lambda at: None,
+    "webjs": lambda at: None,
+}
 
 
 # What a provider posts for one status: each body with the status it stands for.
@@ -83,6 +123,7 @@ def _webjs(rng: random.Random, report: StatusReport) -> Bodies:
                     "status": WEBJS_SHIFTED.get(level, "pending"),
                     "ack_level": level,
                     "timestamp": created,
+                    **({"error": report.error[1]} if report.status == "failed" else {}),
                 },
             ),
         )
@@ -184,12 +225,12 @@ def webjs_reply(rng: random.Random, phone: str, at: datetime, media_bytes: int) 
     ]
 
 
-def _waha(rng: random.Random, message_id: str, phone: str, status: str, at: datetime) -> bytes:
-    level = WEBJS_ACK[status]
+def _waha(rng: random.Random, report: StatusReport) -> bytes:
+    level = WEBJS_ACK[report.status]
     payload = {
-        "id": message_id,
+        "id": report.message_id,
         "from": "5511900000000@c.us",
-        "to": f"{phone}@c.us",
+        "to": f"{report.phone}@c.us",
         "fromMe": True,
         "ack": level,
         "ackName": WAHA_ACK_NAME[level],
@@ -198,43 +239,51 @@ def _waha(rng: random.Random, message_id: str, phone: str, status: str, at: date
         "id": f"evt_{rng.getrandbits(64):016x}",
         "event": "message.ack",
         "session": "default",
-        "timestamp": int(at.timestamp() * 1000),
+        "timestamp": _waha_milliseconds(report.at),
         "payload": payload,
     }
     return compact_json(body)
 
 
-def _evolution(rng: random.Random, message_id: str, phone: str, status: str, at: datetime) -> bytes:
+def _evolution(rng: random.Random, report: StatusReport) -> bytes:
     data = {
         "messageId": f"cm{rng.getrandbits(64):016x}",
-        "keyId": message_id,
-        "remoteJid": f"{phone}@s.whatsapp.net",
+        "keyId": report.message_id,
+        "remoteJid": f"{report.phone}@s.whatsapp.net",
         "fromMe": True,
         "participant": None,
-        "status": EVOLUTION_STATUS[status],
+        "status": EVOLUTION_STATUS[report.status],
         "instanceId": "sim-instance",
     }
     body = {
         "event": "messages.update",
         "instance": "sim",
         "data": data,
-        "date_time": at.isoformat(),
+        "date_time": report.at.isoformat(),
         "sender": "5511900000000@s.whatsapp.net",
         "server_url": "http://127.0.0.1",
     }
     return compact_json(body)
 
 
-def _meta(rng: random.Random, message_id: str, phone: str, status: str, at: datetime) -> bytes:
+def _meta(rng: random.Random, report: StatusReport) -> bytes:
     item: dict[str, Any] = {
-        "id": message_id,
-        "status": status,
-        "timestamp": str(int(at.timestamp())),
-        "recipient_id": phone,
+        "id": report.message_id,
+        "status": report.status,
+        "timestamp": str(_meta_seconds(report.at)),
+        "recipient_id": report.phone,
     }
-    if status == "failed":
-        code, title = META_ERRORS[rng.randrange(len(META_ERRORS))]
-        item["errors"] = [{"code": code, "title": title, "message": title}]
+    if report.status == "failed":
+        code, title = report.error
+        item["errors"] = [
+            {
+                "code": int(code),
+                "title": title,
+                "message": title,
+                "error_data": {"details": title},
+                "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+            }
+        ]
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
@@ -250,32 +299,31 @@ def _meta(rng: random.Random, message_id: str, phone: str, status: str, at: date
     )
 
 
-def _twilio(rng: random.Random, message_id: str, phone: str, status: str, at: datetime) -> bytes:
+def _twilio(rng: random.Random, report: StatusReport) -> bytes:
     form = {
-        "MessageSid": message_id,
-        "SmsSid": message_id,
+        "MessageSid": report.message_id,
+        "SmsSid": report.message_id,
         "AccountSid": "AC" + "0" * 32,
         "From": "whatsapp:+15550001111",
-        "To": f"whatsapp:+{phone}",
+        "To": f"whatsapp:+{report.phone}",
         "ApiVersion": "2010-04-01",
     }
-    if status == "failed":
-        code, name = TWILIO_ERRORS[rng.randrange(len(TWILIO_ERRORS))]
-        form.update(MessageStatus=name, ErrorCode=code)
+    if report.status == "failed":
+        code = report.error[0]
+        form.update(MessageStatus=_TWILIO_STATUS_OF[code], ErrorCode=code)
     else:
-        form["MessageStatus"] = {"pending": "queued"}.get(status, status)
+        form["MessageStatus"] = {"pending": "queued"}.get(report.status, report.status)
     return urlencode(form).encode()
 
 
 Builder = Callable[[random.Random, StatusReport], Bodies]
 
 
-def _single(build: Callable[[random.Random, str, str, str, datetime], bytes]) -> Builder:
+def _single(build: Callable[[random.Random, StatusReport], bytes]) -> Builder:
     """A provider that posts one body per status."""
 
     def bodies(rng: random.Random, report: StatusReport) -> Bodies:
-        body = build(rng, report.message_id, report.phone, report.status, report.at)
-        return [(report.status, body)]
+        return [(report.status, build(rng, report))]
 
     return bodies
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from confluent_kafka import Producer
 
 from contract.events import (
@@ -24,6 +25,9 @@ from contract.events import (
 )
 from contract.partitioning import partition_for
 from contract.topics import Topics
+from tickstream.simulator.delays import delay
+from tickstream.simulator.labels import TAGS, TEMPLATES, VARIANTS
+from tickstream.simulator.webhooks import FAILURES, PROVIDERS
 
 
 def campaign_events(
@@ -36,15 +40,23 @@ def campaign_events(
     prefix: str = "",
     start: datetime = datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
     skip_share: float = 0.0,
+    late_acks: bool = False,
 ) -> list[MessageEvent]:
     """Dispatches and acks of whole campaigns, shuffled, with the awkward cases of the status rules:
     duplicates, acks before their dispatch, read without delivered, failed then delivered,
-    late sent after read, played voice notes, and messages that never got an ack."""
+    late sent after read, played voice notes, and messages that never got an ack. Messages carry
+    labels (a template per campaign, an A/B variant that changes how often they are read, tags;
+    a few none, a few dispatched twice with other labels), acks realistic delays
+    (``tickstream.simulator.delays``) with the provider's time or only the arrival's, and
+    failures the providers' real codes and texts. With ``late_acks`` the delays reach a day, as
+    in life; without, each is cut at ``QUICK_DELAY`` seconds, so that every ack comes within a
+    minute or two of its dispatch (tests that wait for message state to expire)."""
     rng = random.Random(seed)
     events: list[MessageEvent] = []
     for c in range(campaigns):
         campaign_id = f"{prefix}c{c}"
         workspace = (workspace_of or {}).get(campaign_id, f"w{c % 3}")
+        template = TEMPLATES[c % len(TEMPLATES)]
         for m in range(messages_per_campaign):
             message_id = f"{prefix}c{c}-m{m}"
             at = start + timedelta(seconds=m * 0.01)
@@ -66,55 +78,93 @@ def campaign_events(
                     )
                 if roll > skip_share * 2 / 3:
                     continue
-            events.append(
-                Dispatch(
-                    message_id=message_id,
-                    campaign_id=campaign_id,
-                    workspace_id=workspace,
-                    recipient=recipient,
-                    dispatched_at=at,
-                    received_at=at,
-                )
+            dispatch = Dispatch(
+                message_id=message_id,
+                campaign_id=campaign_id,
+                workspace_id=workspace,
+                recipient=recipient,
+                dispatched_at=at,
+                received_at=at,
             )
-            events += _acks(rng, message_id, at)
+            read_probability = 0.6
+            if rng.random() >= 0.05:  # most messages are labelled
+                variant, read_probability = VARIANTS[rng.randrange(len(VARIANTS))]
+                tags = sorted(rng.sample(TAGS, rng.randint(0, 3)))
+                dispatch = msgspec.structs.replace(
+                    dispatch, template=template, variant=variant, tags=tags
+                )
+                if rng.random() < 0.02:  # recorded again with other labels: the largest win
+                    events.append(_relabelled(rng, dispatch, at))
+            events.append(dispatch)
+            events += _acks(rng, message_id, at, read_probability, late_acks)
     duplicates = rng.sample(events, int(len(events) * duplicate_share))
     events += duplicates
     rng.shuffle(events)
     return events
 
 
-def _acks(rng: random.Random, message_id: str, at: datetime) -> list[MessageEvent]:
-    def ack(status: str, delay: float, error_code: str = "", error_title: str = "") -> AckEvent:
-        when = at + timedelta(seconds=delay)
-        return AckEvent(
+def _relabelled(rng: random.Random, dispatch: Dispatch, at: datetime) -> Dispatch:
+    """The dispatch of ``at`` recorded again, up to 30 s later and with no time of its own, its
+    variant and tags drawn again (their union may exceed five tags)."""
+    return msgspec.structs.replace(
+        dispatch,
+        variant=VARIANTS[rng.randrange(len(VARIANTS))][0],
+        tags=sorted(rng.sample(TAGS, rng.randint(1, 4))),
+        dispatched_at=None,
+        received_at=at + timedelta(seconds=rng.uniform(0, 30)),
+    )
+
+
+# the longest delay of a status when acks are not late
+QUICK_DELAY = 20.0
+# every provider's failures: (code, title) as ingest reads them
+ALL_FAILURES = tuple(failure for provider in PROVIDERS for failure in FAILURES[provider])
+
+
+def _acks(
+    rng: random.Random, message_id: str, at: datetime, read_probability: float, late: bool
+) -> list[MessageEvent]:
+    """The acks of a message dispatched ``at``: its fate, each status after a realistic delay,
+    all stamped with the provider's time (and received a little later) or none (received then);
+    now and then a read with no delivered report, or a sent whose report comes after the read."""
+    stamped = rng.random() < 0.7
+    error = ALL_FAILURES[rng.randrange(len(ALL_FAILURES))]
+    roll = rng.random()
+    reads = rng.random() < read_probability
+    statuses: tuple[str, ...] = ("sent", "delivered", "read")
+    if roll < 0.05:
+        statuses = ()  # never acknowledged: stays pending
+    elif roll < 0.12:
+        statuses = ("failed",)
+    elif roll < 0.17:
+        statuses = ("sent", "failed", "delivered")  # failed on one device, delivered on another
+    elif roll < 0.25:
+        statuses = ("sent",)
+    elif not reads:
+        statuses = ("sent", "delivered")
+    elif roll < 0.33:
+        statuses = ("sent", "delivered", "read", "played")  # a voice note
+    acks: dict[str, AckEvent] = {}
+    after = 0.0
+    for status in statuses:
+        after += delay(rng, status) if late else min(QUICK_DELAY, delay(rng, status))
+        when = at + timedelta(seconds=after)
+        failed = status == "failed"
+        acks[status] = AckEvent(
             message_id=message_id,
             status=status,  # type: ignore[arg-type]
-            received_at=when,
-            occurred_at=when,
+            received_at=when + timedelta(seconds=rng.expovariate(1.0)) if stamped else when,
+            occurred_at=when if stamped else None,
             provider="api",
-            error_code=error_code,
-            error_title=error_title,
+            error_code=error[0] if failed else "",
+            error_title=error[1] if failed else "",
         )
-
-    roll = rng.random()
-    if roll < 0.05:
-        return []  # never acknowledged: stays pending
-    if roll < 0.12:
-        return [ack("failed", 2, error_code="131026", error_title="Message undeliverable")]
-    if roll < 0.17:
-        # failed on one device, delivered on another: delivery wins
-        return [ack("sent", 1), ack("failed", 2, error_code="131049"), ack("delivered", 3)]
-    if roll < 0.25:
-        return [ack("sent", 1)]
-    if roll < 0.30:
-        return [ack("read", 5)]  # read receipt with no delivered before it
-    if roll < 0.33:
-        return [ack("sent", 1), ack("delivered", 2), ack("read", 4), ack("played", 9)]
-    if roll < 0.40:
-        return [ack("read", 4), ack("sent", 1)]  # a late sent after read
-    if roll < 0.70:
-        return [ack("sent", 1), ack("delivered", 2)]
-    return [ack("sent", 1), ack("delivered", 2), ack("read", 30)]
+    if "read" in acks and rng.random() < 0.2:
+        del acks["delivered"]  # read receipt with no delivered before it
+    if "read" in acks and stamped and rng.random() < 0.15:
+        after_read = acks["read"].received_at + timedelta(seconds=1)  # a late sent after read
+        acks["sent"] = msgspec.structs.replace(acks["sent"], received_at=after_read)
+    return list(acks.values())
 
 
 def registrations(

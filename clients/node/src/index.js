@@ -4,6 +4,7 @@
 //
 //   const reporter = new Reporter({ url, token });
 //   reporter.dispatch({ message_id: sent.id._serialized, campaign_id, workspace_id, recipient });
+//   (optionally with template, variant and tags, the labels of the campaign's breakdowns)
 //   client.on('message_ack', (message, ack) => reporter.ack(message, ack));
 //
 // Every call is written to the spool before it returns; a sender loop delivers the spool in
@@ -13,6 +14,7 @@
 const { Journal, SpoolInUse } = require('./journal');
 const {
   ENDPOINTS,
+  LABEL_LIMITS,
   STATUS_OF_ACK,
   ackReport,
   campaignReport,
@@ -187,4 +189,4 @@ function retryable(status, text) {
   return status === 403 && text.includes('"not configured"');
 }
 
-module.exports = { Reporter, SpoolInUse, STATUS_OF_ACK, retryable };
+module.exports = { Reporter, SpoolInUse, STATUS_OF_ACK, LABEL_LIMITS, retryable };

@@ -49,6 +49,43 @@ function ackReport(message, ack, now = new Date()) {
   };
 }
 
+// The limits of a dispatch's labels in tickstream's contract (docs/insights.md), in characters
+// (code points, as ingest counts them). Ingest refuses a request holding one label beyond them,
+// and with it every dispatch of the batch, so a call with such a label throws instead.
+const LABEL_LIMITS = Object.freeze({ template: 128, variant: 64, tag: 64, tags: 5 });
+
+function characters(text) {
+  return [...text].length;
+}
+
+function label(value, name) {
+  const text = String(value);
+  if (characters(text) > LABEL_LIMITS[name]) {
+    throw new RangeError(`${name} is longer than ${LABEL_LIMITS[name]} characters`);
+  }
+  return text;
+}
+
+function tagList(tags) {
+  if (!Array.isArray(tags)) throw new TypeError('tags must be an array of strings');
+  if (tags.length > LABEL_LIMITS.tags) throw new RangeError(`more than ${LABEL_LIMITS.tags} tags`);
+  return tags.map((tag) => {
+    if (tag === undefined || tag === null || String(tag) === '') throw new RangeError('a tag is empty');
+    return label(tag, 'tag');
+  });
+}
+
+// The optional labels of a dispatch, only those given (an empty one is no label).
+function labels(dispatch) {
+  const found = {};
+  for (const name of ['template', 'variant']) {
+    const value = dispatch[name];
+    if (value !== undefined && value !== null && String(value) !== '') found[name] = label(value, name);
+  }
+  if (dispatch.tags !== undefined && dispatch.tags !== null) found.tags = tagList(dispatch.tags);
+  return found;
+}
+
 function dispatchReport(dispatch, now = new Date()) {
   return {
     message_id: required(serialized(dispatch.message_id), 'message_id'),
@@ -56,6 +93,7 @@ function dispatchReport(dispatch, now = new Date()) {
     workspace_id: required(dispatch.workspace_id, 'workspace_id'),
     recipient: dispatch.recipient ? String(dispatch.recipient) : '',
     dispatched_at: new Date(dispatch.dispatched_at || now).toISOString(),
+    ...labels(dispatch),
   };
 }
 
@@ -83,6 +121,7 @@ function campaignReport(campaign) {
 module.exports = {
   STATUS_OF_ACK,
   ENDPOINTS,
+  LABEL_LIMITS,
   ackReport,
   dispatchReport,
   skipReport,

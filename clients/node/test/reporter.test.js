@@ -12,9 +12,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
 
-const { Reporter, SpoolInUse, STATUS_OF_ACK } = require('../src');
+const { Reporter, SpoolInUse, STATUS_OF_ACK, LABEL_LIMITS } = require('../src');
 const { Journal } = require('../src/journal');
-const { ackReport } = require('../src/reports');
+const { ackReport, dispatchReport } = require('../src/reports');
 
 const QUIET = { warn() {}, error() {} };
 
@@ -79,6 +79,55 @@ test('every ack level maps to its status, timed when the ack happened', () => {
   assert.equal(ackReport(group, 3).participant, '5511@c.us');
   assert.throws(() => ackReport(message, 5), RangeError);
   assert.throws(() => ackReport({ id: {} }, 1), TypeError);
+});
+
+test('a dispatch carries the labels it is given, and only those', () => {
+  const base = { message_id: 'm1', campaign_id: 'c1', workspace_id: 7 };
+  const at = new Date('2026-11-25T12:00:00Z');
+  assert.deepEqual(dispatchReport(base, at), {
+    message_id: 'm1',
+    campaign_id: 'c1',
+    workspace_id: '7',
+    recipient: '',
+    dispatched_at: '2026-11-25T12:00:00.000Z',
+  });
+  const labelled = dispatchReport({ ...base, template: 'promo_nov', variant: 'B', tags: ['vip', 42] }, at);
+  assert.deepEqual(
+    [labelled.template, labelled.variant, labelled.tags],
+    ['promo_nov', 'B', ['vip', '42']],
+  );
+  assert.equal('tags' in dispatchReport({ ...base, variant: '', tags: null }, at), false);
+  assert.equal('variant' in dispatchReport({ ...base, variant: '' }, at), false);
+  // the longest labels pass, counted in characters as ingest counts them (one emoji is one)
+  const longest = {
+    ...base,
+    template: 't'.repeat(LABEL_LIMITS.template),
+    variant: '🅰'.repeat(LABEL_LIMITS.variant),
+    tags: Array.from({ length: LABEL_LIMITS.tags }, (_, n) => String(n).repeat(LABEL_LIMITS.tag)),
+  };
+  assert.deepEqual(dispatchReport(longest, at).tags, longest.tags);
+});
+
+test('a label ingest would refuse throws at the call, before the spool', async () => {
+  const base = { message_id: 'm1', campaign_id: 'c1', workspace_id: 7 };
+  const refused = [
+    [{ template: 't'.repeat(LABEL_LIMITS.template + 1) }, RangeError],
+    [{ variant: 'v'.repeat(LABEL_LIMITS.variant + 1) }, RangeError],
+    [{ tags: Array.from({ length: LABEL_LIMITS.tags + 1 }, (_, n) => `t${n}`) }, RangeError],
+    [{ tags: ['ok', 'x'.repeat(LABEL_LIMITS.tag + 1)] }, RangeError],
+    [{ tags: ['ok', ''] }, RangeError],
+    [{ tags: 'vip' }, TypeError],
+  ];
+  const ingest = await fakeIngest();
+  const reporter = new Reporter({ url: ingest.url, token: 't', spoolDir: spool(), logger: QUIET });
+  for (const [labels, kind] of refused) {
+    assert.throws(() => reporter.dispatch({ ...base, ...labels }), kind, JSON.stringify(labels));
+  }
+  assert.equal(reporter.pending, 0);
+  reporter.dispatch({ ...base, variant: 'A', tags: ['vip'] });
+  assert.deepEqual(await reporter.close(), { pending: 0 });
+  ingest.server.close();
+  assert.deepEqual(ingest.received.map((r) => [r.item.variant, r.item.tags]), [['A', ['vip']]]);
 });
 
 test('reports are delivered in batches, in order, campaigns before their dispatches', async () => {

@@ -88,12 +88,24 @@ export class Api {
     return this.get(`/api/campaigns/${encodeURIComponent(id)}/series`);
   }
 
+  variants(id) {
+    return this.get(`/api/campaigns/${encodeURIComponent(id)}/variants`);
+  }
+
+  tags(id) {
+    return this.get(`/api/campaigns/${encodeURIComponent(id)}/tags`);
+  }
+
+  templates() {
+    return this.get("/api/templates");
+  }
+
   recipients(id, { status, after, limit }) {
     return this.get(`/api/campaigns/${encodeURIComponent(id)}/recipients`, { status, after, limit });
   }
 
-  // Every recipient (of one status, if given), page after page, up to `cap` rows (the
-  // distributions need first-seen times).
+  // Every recipient (of one status, if given), page after page, up to `cap` rows (the skip
+  // reasons are read from the skipped ones).
   async allRecipients(id, cap, { status = "", pageSize = 1000 } = {}) {
     const rows = [];
     let after = null;

@@ -1,10 +1,12 @@
-// The dashboard's entry point: token, router (#/ and #/campaigns/<id>), connection indicator.
+// The dashboard's entry point: token, router (#/, #/campaigns/<id>, #/templates), connection
+// indicator.
 
 import { Api, ApiError, forgetToken, storeToken, takeToken, tokenWorkspace } from "./api.js";
 import { h, setText, toast } from "./dom.js";
 import { LiveSocket } from "./live.js";
 import { CampaignView } from "./views/campaign.js";
 import { ListView } from "./views/list.js";
+import { TemplatesView } from "./views/templates.js";
 
 const STATE_TEXT = {
   connecting: "Connecting…",
@@ -53,17 +55,22 @@ class App {
     return this.names.get(String(id)) || "";
   }
 
+  viewOf(hash) {
+    const match = hash.match(/^#\/campaigns\/(.+)$/);
+    if (match) return new CampaignView(this, decodeURIComponent(match[1]));
+    return hash === "#/templates" ? new TemplatesView(this) : new ListView(this);
+  }
+
   async route() {
-    const match = window.location.hash.match(/^#\/campaigns\/(.+)$/);
     this.view?.destroy();
-    this.view = match ? new CampaignView(this, decodeURIComponent(match[1])) : new ListView(this);
+    this.view = this.viewOf(window.location.hash);
     const view = this.view;
     this.main.replaceChildren(view.element);
     document.title = `${view.title()} · tickstream`;
     this.main.focus({ preventScroll: true });
     window.scrollTo(0, 0);
     try {
-      if (match && this.names.size === 0) {
+      if (view instanceof CampaignView && this.names.size === 0) {
         this.rememberCampaigns((await this.api.campaigns()).campaigns);
       }
       await view.load();

@@ -118,27 +118,26 @@ export class SeriesCharts {
   }
 }
 
-// Time-to-deliver and time-to-read as two histograms on one set of buckets.
-export class LatencyChart {
-  constructor(canvas) {
+// The time to sent, delivered and read as histograms on the one set of fixed buckets.
+export class DistributionChart {
+  constructor(canvas, stages) {
     const colors = palette();
     this.chart = new window.Chart(canvas, {
       type: "bar",
       data: {
         labels: [],
-        datasets: [
-          { label: "Time to deliver", data: [], backgroundColor: colors.delivered, borderRadius: 3 },
-          { label: "Time to read", data: [], backgroundColor: colors.read, borderRadius: 3 },
-        ],
+        datasets: stages.map((stage) => ({ label: stage.label, data: [], backgroundColor: colors[stage.series], borderRadius: 3 })),
       },
       options: baseOptions(colors, { yTitle: "messages" }),
     });
   }
 
-  update(distributions) {
-    this.chart.data.labels = distributions.labels;
-    this.chart.data.datasets[0].data = distributions.deliver.counts;
-    this.chart.data.datasets[1].data = distributions.read.counts;
+  // `counts`: one list of bucket counts per stage, in the stages' order.
+  update(labels, counts) {
+    this.chart.data.labels = labels;
+    counts.forEach((data, i) => {
+      this.chart.data.datasets[i].data = data;
+    });
     this.chart.update("none");
   }
 

@@ -1,7 +1,8 @@
 // A tiny element builder, the page-wide toasts and the pieces several panels share (status icon
-// and badge, timestamp); text always goes in as text, never as HTML.
+// and badge, timestamp, time bucket); text always goes in as text, never as HTML.
 
 import { formatDateTime } from "./format.js";
+import { bucketLabel } from "./insights.js";
 
 export function h(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
@@ -66,4 +67,13 @@ export function statusBadge(meta, status) {
 // Shown short; the exact value stays in the title (hover) and datetime (screen readers).
 export function timeOf(value) {
   return h("time", { datetime: value, title: value }, formatDateTime(value));
+}
+
+// A percentile's time bucket as text ("1–2 s"), its bounds in data attributes (seconds, "" for
+// none) for whoever reads the page by machine, such as the browser test.
+export function showBucket(cell, bounds) {
+  setText(cell, bucketLabel(bounds));
+  cell.dataset.lower = bounds ? String(bounds.lower) : "";
+  cell.dataset.upper = bounds?.upper == null ? "" : String(bounds.upper);
+  return cell;
 }

@@ -1,4 +1,4 @@
-// Pure helpers of the dashboard: formatting, status presentation, time bucketing, histograms.
+// Pure helpers of the dashboard: formatting, status presentation, series bucketing, skip reasons.
 // No DOM and no network here, so the browser test can check them through page.evaluate.
 
 const numberFormat = new Intl.NumberFormat(undefined);
@@ -192,76 +192,17 @@ export function bucketSeries(points, maxBuckets = 90) {
   return out;
 }
 
-// Seconds between two first-seen times, or null when either is missing or out of order.
-function elapsed(from, to) {
-  const a = parseTime(from);
-  const b = parseTime(to);
-  if (a == null || b == null || b < a) return null;
-  return (b - a) / 1000;
-}
-
-export const LATENCY_BUCKETS = [
-  { upTo: 1, label: "< 1 s" },
-  { upTo: 5, label: "1–5 s" },
-  { upTo: 15, label: "5–15 s" },
-  { upTo: 60, label: "15–60 s" },
-  { upTo: 300, label: "1–5 min" },
-  { upTo: 900, label: "5–15 min" },
-  { upTo: 3600, label: "15–60 min" },
-  { upTo: 21600, label: "1–6 h" },
-  { upTo: 86400, label: "6–24 h" },
-  { upTo: Infinity, label: "> 1 day" },
-];
-
-function quantile(sorted, q) {
-  if (sorted.length === 0) return null;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index];
-}
-
-function histogram(values) {
-  const counts = LATENCY_BUCKETS.map(() => 0);
-  for (const v of values) counts[LATENCY_BUCKETS.findIndex((b) => v < b.upTo)] += 1;
-  const sorted = [...values].sort((a, b) => a - b);
-  return { counts, n: values.length, median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9) };
-}
-
-// Time to deliver and time to read, both measured from the moment the message left the sender
-// (dispatched, or else first seen as sent), so the two distributions share one axis.
-export function latencyDistributions(recipients) {
-  const deliver = [];
-  const read = [];
-  for (const r of recipients) {
-    const origin = r.dispatched_at || r.sent_at;
-    const d = elapsed(origin, r.delivered_at);
-    if (d != null) deliver.push(d);
-    const rd = elapsed(origin, r.read_at);
-    if (rd != null) read.push(rd);
-  }
-  return { labels: LATENCY_BUCKETS.map((b) => b.label), deliver: histogram(deliver), read: histogram(read) };
-}
-
-// Recipients of one status grouped by a code and a text, most frequent first.
-function breakdown(recipients, status, codeField, titleField) {
+// Skipped recipients grouped by the sender's reason code and text, most frequent first.
+export function skipBreakdown(recipients) {
   const groups = new Map();
   for (const r of recipients) {
-    if (r.status !== status) continue;
-    const code = r[codeField] || "";
-    const title = r[titleField] || "";
+    if (r.status !== "skipped") continue;
+    const code = r.skip_reason_code || "";
+    const title = r.skip_reason || "";
     const key = `${code}\u0000${title}`;
     const group = groups.get(key) ?? { code, title, count: 0 };
     group.count += 1;
     groups.set(key, group);
   }
   return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
-}
-
-// Failed messages grouped by provider error code and title.
-export function failureBreakdown(recipients) {
-  return breakdown(recipients, "failed", "error_code", "error_title");
-}
-
-// Skipped recipients grouped by the sender's reason code and text.
-export function skipBreakdown(recipients) {
-  return breakdown(recipients, "skipped", "skip_reason_code", "skip_reason");
 }

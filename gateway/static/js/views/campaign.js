@@ -1,22 +1,30 @@
-// One campaign, live: the panels of views/campaign/, fed with the snapshot (REST, then the
-// campaign's channel), the series and the recipients (docs/dashboard.md).
+// One campaign, live: the panels of views/campaign/, fed with the snapshot and its insights (REST,
+// then the campaign's channel), the series, and what the snapshot cannot carry: the variants'
+// comparison, the tags' rates, the skip reasons and the recipients (docs/dashboard.md).
 
 import { h } from "../dom.js";
 import { phase } from "../format.js";
+import { Pacer } from "../pacer.js";
 import { ActivityCharts } from "./campaign/activity.js";
 import { failuresPanel, skipsPanel } from "./campaign/breakdown.js";
 import { card } from "./campaign/card.js";
 import { CompletionNotice } from "./campaign/completion.js";
 import { Counters } from "./campaign/counters.js";
 import { csvLink } from "./campaign/csv.js";
+import { DistributionsPanel } from "./campaign/distributions.js";
 import { Funnel } from "./campaign/funnel.js";
+import { GroupSource } from "./campaign/group-source.js";
 import { CampaignHeader } from "./campaign/header.js";
-import { LatencyPanel } from "./campaign/latency.js";
 import { Lifecycle } from "./campaign/lifecycle.js";
 import { ProgressPanel } from "./campaign/progress.js";
 import { Rates } from "./campaign/rates.js";
-import { RecipientSample } from "./campaign/recipient-sample.js";
 import { RecipientsTable } from "./campaign/recipients.js";
+import { SkipReasons } from "./campaign/skip-reasons.js";
+import { TagsPanel } from "./campaign/tags.js";
+import { VariantsPanel } from "./campaign/variants.js";
+
+// How often live snapshots may prompt the REST reads (variants, tags, skips, the table's first page).
+const FOLLOW_MS = 5000;
 
 export class CampaignView {
   constructor(app, campaignId) {
@@ -31,10 +39,17 @@ export class CampaignView {
     this.counters = new Counters();
     this.rates = new Rates();
     this.activity = new ActivityCharts();
-    this.latency = new LatencyPanel();
+    this.distributions = new DistributionsPanel();
     this.failures = failuresPanel();
     this.skips = skipsPanel();
-    this.sample = new RecipientSample(app.api, campaignId);
+    this.skipReasons = new SkipReasons(app.api, campaignId);
+    this.variants = new VariantsPanel();
+    this.tags = new TagsPanel();
+    this.sources = [
+      new GroupSource("variant", () => app.api.variants(campaignId), this.variants),
+      new GroupSource("tag", () => app.api.tags(campaignId), this.tags),
+    ];
+    this.pacer = new Pacer(() => this.follow(), FOLLOW_MS);
     this.recipients = new RecipientsTable(app.api, campaignId, (error) => app.fail(error));
     this.element = h(
       "div",
@@ -46,8 +61,10 @@ export class CampaignView {
       this.counters.element,
       this.rates.element,
       this.activity.element,
-      this.latency.element,
+      this.distributions.element,
       h("div", { class: "grid-2" }, this.failures.element, this.skips.element),
+      this.variants.element,
+      this.tags.element,
       this.recipients.element,
     );
   }
@@ -65,11 +82,13 @@ export class CampaignView {
       this.app.api.series(this.id).catch(() => ({ points: [] })),
     ]);
     this.activity.reset(series.points ?? []);
+    this.skipReasons.reset();
+    for (const source of this.sources) source.reset();
     if (snapshot) this.applySnapshot(snapshot, { live: false });
     else this.renderWaiting();
     this.activity.render();
     this.app.live.setChannels([`campaign.${this.id}`]);
-    await Promise.all([this.recipients.load(), this.refreshPanels()]);
+    await Promise.all([this.recipients.load(), this.refreshFetched()]);
   }
 
   resync() {
@@ -86,15 +105,23 @@ export class CampaignView {
     this.snapshot = snapshot;
     this.activity.add(snapshot);
     this.renderStats(snapshot.statistics);
+    this.renderInsights(snapshot.insights ?? null);
     if (live) {
       this.activity.render();
-      this.schedulePanels();
+      this.pacer.request();
     }
   }
 
   renderWaiting() {
     this.renderStats(null);
+    this.renderInsights(null);
     this.header.setWaiting();
+  }
+
+  // Exact and complete in every snapshot: no fetch (docs/insights.md).
+  renderInsights(insights) {
+    this.distributions.update(insights);
+    this.failures.update(insights?.failures ?? []);
   }
 
   renderStats(stats) {
@@ -111,27 +138,23 @@ export class CampaignView {
     this.completion.update(stats, current.key, title);
   }
 
-  // The recipient-derived panels, and the table's first page, follow snapshots only as often as
-  // the sample allows; a failed refresh is left to the next snapshot rather than reported.
-  schedulePanels() {
-    if (this.panelTimer) return;
-    this.panelTimer = setTimeout(() => {
-      this.panelTimer = null;
-      this.refreshPanels().catch(() => {});
-      this.recipients.followLive();
-    }, this.sample.dueIn());
+  // What the snapshot only says is out of date: each part reads again only if it changed.
+  async refreshFetched() {
+    const insights = this.snapshot?.insights ?? null;
+    const skipped = Number(this.snapshot?.statistics?.skipped_count) || 0;
+    const [skips] = await Promise.all([this.skipReasons.refresh(skipped), ...this.sources.map((s) => s.refresh(insights))]);
+    if (skips) this.skips.update(skips.groups, skips.note);
   }
 
-  async refreshPanels() {
-    const { rows, complete, skipped } = await this.sample.read();
-    this.latency.update(rows, complete);
-    this.failures.update(rows);
-    this.skips.update(skipped);
+  // A live snapshot's reads, paced; a failure is left to the next snapshot rather than reported.
+  follow() {
+    this.refreshFetched().catch(() => {});
+    this.recipients.followLive();
   }
 
   destroy() {
-    clearTimeout(this.panelTimer);
+    this.pacer.stop();
     this.activity.destroy();
-    this.latency.destroy();
+    this.distributions.destroy();
   }
 }

@@ -90,7 +90,12 @@ export class ListView {
     this.element = h(
       "div",
       { class: "view view-list" },
-      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Campaigns"), this.summary), search),
+      h(
+        "div",
+        { class: "page-head" },
+        h("div", {}, h("h1", {}, "Campaigns"), this.summary),
+        h("div", { class: "actions" }, search, h("a", { class: "button", href: "#/templates", id: "templates-link" }, "Templates")),
+      ),
       this.grid,
     );
   }

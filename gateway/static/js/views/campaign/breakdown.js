@@ -1,21 +1,23 @@
-// Failures by error and skips by reason: the same table of groups (code, text, count and share).
+// Failures by error and skips by reason: the same table of groups (code, text, count and share),
+// most frequent first as given.
 
-import { h } from "../../dom.js";
-import { failureBreakdown, formatCount, formatShare, skipBreakdown } from "../../format.js";
+import { h, setText } from "../../dom.js";
+import { formatCount, formatShare } from "../../format.js";
 import { card } from "./card.js";
 
 class Breakdown {
-  constructor({ id, title, groups, empty, headings }) {
+  constructor({ id, title, empty, headings }) {
     this.id = id;
-    this.groups = groups;
     this.empty = empty;
     this.headings = headings;
     this.body = h("div", { id });
-    this.element = card(title, this.body, { id: `h-${id}` });
+    this.note = h("p", { class: "muted small", id: `${id}-note` });
+    this.element = card(title, [this.body, this.note], { id: `h-${id}` });
   }
 
-  update(recipients) {
-    const groups = this.groups(recipients);
+  // `groups`: [{code, title, count}]; `note`: where they come from, when that needs saying.
+  update(groups, note = "") {
+    setText(this.note, note, { flash: false });
     if (groups.length === 0) {
       this.body.replaceChildren(h("p", { class: "empty-small" }, h("span", { "aria-hidden": "true" }, "✓ "), this.empty));
       return;
@@ -54,7 +56,6 @@ export function failuresPanel() {
   return new Breakdown({
     id: "failures",
     title: "Failures by error",
-    groups: failureBreakdown,
     empty: "No failed messages.",
     headings: ["Code", "Error", "Messages"],
   });
@@ -64,7 +65,6 @@ export function skipsPanel() {
   return new Breakdown({
     id: "skips",
     title: "Skips by reason",
-    groups: skipBreakdown,
     empty: "No skipped recipients.",
     headings: ["Code", "Reason", "Recipients"],
   });
