@@ -39,6 +39,7 @@ RECIPIENT_COLUMNS = column_names(
         "updated_at",
         "skipped",
         "attempted",
+        "erased",  # shown as an empty recipient (docs/operations.md, "Erasure")
     ),
 )
 # A skip row whose recipient was dispatched after all: the recipient's message row stands for it.
