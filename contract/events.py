@@ -213,6 +213,14 @@ class Failure(msgspec.Struct, frozen=True, kw_only=True):
     count: int
 
 
+class SkipReason(msgspec.Struct, frozen=True, kw_only=True):
+    """The campaign's skipped audience members with one reason (docs/insights.md)."""
+
+    code: str
+    reason: str
+    count: int
+
+
 class GroupStatistics(msgspec.Struct, frozen=True, kw_only=True):
     """A campaign's counters over the messages of one variant, template or tag."""
 
@@ -231,6 +239,7 @@ class Insights(msgspec.Struct, frozen=True, kw_only=True):
     time_to_read: list[int]
     failures: list[Failure] = []
     groups: list[GroupStatistics] = []
+    skip_reasons: list[SkipReason] = []
 
 
 class Statistics(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,13 +15,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 
-from contract.events import Failure, GroupStatistics, Insights
+from contract.events import Failure, GroupStatistics, Insights, SkipReason
 from contract.insights import BOUNDS_SECONDS, BUCKETS, UNCODED_TITLE_CHARS, failure_title
 from streams.message_state import FAILED_INDEX, WIDTH, Contribution, MessageState
 from streams.stats import counters_of
 
 # Contribution indexes: (dispatched, sent, delivered, read, played, failed, skipped).
-SENT, DELIVERED, READ = 1, 2, 3
+SENT, DELIVERED, READ, SKIPPED = 1, 2, 3, 6
 # The time histograms: facet prefix, contract field.
 STAGES = (("s", "time_to_sent"), ("d", "time_to_delivered"), ("r", "time_to_read"))
 _SENT, _DELIVERED, _READ = (tuple(f"{prefix}{i}" for i in range(BUCKETS)) for prefix, _ in STAGES)
@@ -36,6 +36,11 @@ def failure_facet(code: str, title: str) -> str:
     return "f:" + code if code else "f:\n" + title[:UNCODED_TITLE_CHARS]
 
 
+def skip_facet(code: str, reason: str) -> str:
+    """A skip reason: its code and its (cut) text, both the sender's."""
+    return "k:" + code + "\n" + reason[:UNCODED_TITLE_CHARS]
+
+
 def facets(state: MessageState, counted: Contribution) -> frozenset[str]:
     """The facets of a message whose contribution is ``counted``: a time bucket for every stage
     it is counted in, its failure reason when counted as failed, and per group the counters it
@@ -43,7 +48,9 @@ def facets(state: MessageState, counted: Contribution) -> frozenset[str]:
 
     Runs twice for every message an event changes, so it is written for speed (see the
     throughput figures in docs/worker.md)."""
-    if not counted[0]:  # not a dispatched message of a campaign (a skip, or no campaign yet)
+    if not counted[0]:  # not a dispatched message of a campaign
+        if counted[SKIPPED]:  # an audience member skipped: its reason
+            return frozenset((skip_facet(state.skip_reason_code, state.skip_reason),))
         return NO_FACETS
     found: list[str] = []
     read_bucket = -1
@@ -133,12 +140,16 @@ def insights_of(counts: Mapping[str, int], titles: Mapping[str, str]) -> Insight
         return None
     histograms = {prefix: [0] * BUCKETS for prefix, _ in STAGES}
     failures: list[Failure] = []
+    skips: list[SkipReason] = []
     groups: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
     for name, count in counts.items():
         if name.startswith("f:"):
             code, _, text = name[2:].partition("\n")
             title = failure_title(code, titles.get(code, "")) if code else text
             failures.append(Failure(code=code, title=title, count=count))
+        elif name.startswith("k:"):
+            code, _, reason = name[2:].partition("\n")
+            skips.append(SkipReason(code=code, reason=reason, count=count))
         elif name[0] in GROUP_KINDS:
             profile, _, value = name[1:].partition(":")
             indexes, _, read_bucket = profile.partition("r")
@@ -155,6 +166,7 @@ def insights_of(counts: Mapping[str, int], titles: Mapping[str, str]) -> Insight
         time_to_delivered=by_field["time_to_delivered"],
         time_to_read=by_field["time_to_read"],
         failures=sorted(failures, key=lambda f: (-f.count, f.code, f.title)),
+        skip_reasons=sorted(skips, key=lambda k: (-k.count, k.code, k.reason)),
         groups=[
             GroupStatistics(
                 kind=GROUP_KINDS[kind],

@@ -10,7 +10,16 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract.events import AckEvent, CampaignPartial, Counters, Dispatch, Insights, MessageEvent
+from contract.events import (
+    AckEvent,
+    Attempt,
+    CampaignPartial,
+    Counters,
+    Dispatch,
+    Insights,
+    MessageEvent,
+    Skip,
+)
 from contract.insights import BOUNDS_SECONDS, BUCKETS, bucket_of, percentile_bucket, percentiles
 from streams.aggregates import PartitionAggregates
 from streams.campaign_state import CampaignState, apply_partial, due_windows, snapshot
@@ -20,6 +29,7 @@ from streams.message_state import EMPTY, MessageState, join
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 WINDOW = 1000
 IDS = [f"m{i}" for i in range(8)]
+SKIP_IDS = ["skip:c1:+1", "skip:c1:+2"]
 PARTITIONS = 3
 
 
@@ -48,6 +58,17 @@ events = st.lists(
             template=st.sampled_from(["", "welcome"]),
             tags=st.lists(st.sampled_from(["vip", "new", "a:b"]), max_size=3),
         ),
+        st.builds(
+            Skip,
+            message_id=st.sampled_from(SKIP_IDS),
+            campaign_id=st.just("c1"),
+            workspace_id=st.just("w1"),
+            recipient=st.just("+1"),
+            received_at=st.just(at(1)),
+            reason_code=st.sampled_from(["", "opted_out", "invalid"]),
+            reason=st.sampled_from(["", "asked to stop"]),
+        ),
+        st.builds(Attempt, message_id=st.sampled_from(SKIP_IDS), received_at=st.just(at(2))),
     ),
     max_size=40,
 )
@@ -63,7 +84,7 @@ def counted(events: list[MessageEvent], seed: int) -> CampaignState:
         new = join(old or EMPTY, event)
         if new != (old or EMPTY):
             table[event.message_id] = new
-            aggregates.apply(IDS.index(event.message_id) % PARTITIONS, old, new)
+            aggregates.apply(sum(map(ord, event.message_id)) % PARTITIONS, old, new)
     partials = aggregates.take_dirty()
     random.Random(seed).shuffle(partials)
     state = CampaignState(campaign_id="c1")
@@ -98,13 +119,14 @@ def test_histograms_count_the_messages_of_their_counter(events: list[MessageEven
         return
     item = snapshot(state, windows[-1], WINDOW, T0)
     stats, insights = item.statistics, item.insights
-    if insights is None:  # no message sent, failed or labelled yet
-        assert stats.total_sent_count == stats.total_failed_count == 0
+    if insights is None:  # no message sent, failed, skipped or labelled yet
+        assert stats.total_sent_count == stats.total_failed_count == stats.skipped_count == 0
         return
     assert sum(insights.time_to_sent) == stats.total_sent_count
     assert sum(insights.time_to_delivered) == stats.total_delivered_count
     assert sum(insights.time_to_read) == stats.total_read_count
     assert sum(f.count for f in insights.failures) == stats.total_failed_count
+    assert sum(k.count for k in insights.skip_reasons) == stats.skipped_count
     for group in insights.groups:
         assert sum(group.time_to_read) == group.counters.read
         assert group.counters.dispatched <= stats.dispatched_count
@@ -227,3 +249,30 @@ def test_a_window_snapshot_carries_the_insights_as_of_its_end() -> None:
     assert early_insights is not None and late_insights is not None
     assert sum(early_insights.time_to_sent) == 1
     assert sum(late_insights.time_to_sent) == 2
+
+
+def test_skips_count_by_reason_until_a_dispatch_cancels_them() -> None:
+    def skip(recipient: str, code: str, reason: str) -> Skip:
+        return Skip(
+            message_id=f"skip:c1:{recipient}",
+            campaign_id="c1",
+            workspace_id="w1",
+            recipient=recipient,
+            received_at=T0,
+            reason_code=code,
+            reason=reason,
+        )
+
+    events: list[MessageEvent] = [
+        skip("+1", "opted_out", "asked to stop"),
+        skip("+2", "opted_out", "asked to stop"),
+        skip("+3", "invalid", "not on WhatsApp"),
+        skip("+3", "invalid", "not on WhatsApp"),  # reported twice, counted once
+        Attempt(message_id="skip:c1:+2", received_at=at(1)),  # dispatched after all
+    ]
+    insights = insights_now(counted(events, 0))
+    assert insights is not None
+    assert [(k.code, k.reason, k.count) for k in insights.skip_reasons] == [
+        ("invalid", "not on WhatsApp", 1),
+        ("opted_out", "asked to stop", 1),
+    ]

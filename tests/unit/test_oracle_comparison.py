@@ -17,6 +17,7 @@ from contract.events import (
     Failure,
     GroupStatistics,
     Insights,
+    SkipReason,
     Snapshot,
     Statistics,
     WindowCounts,
@@ -49,6 +50,10 @@ EXPECTED = Insights(
         Failure(code="131026", title="Message undeliverable", count=2),
         Failure(code="", title="Session closed.", count=1),
     ],
+    skip_reasons=[
+        SkipReason(code="opted_out", reason="Opted out", count=3),
+        SkipReason(code="", reason="no WhatsApp", count=1),
+    ],
     groups=[
         GroupStatistics(
             kind="variant",
@@ -65,7 +70,10 @@ EXPECTED = Insights(
 
 def test_the_same_insights_in_another_order_do_not_differ() -> None:
     shuffled = msgspec.structs.replace(
-        EXPECTED, failures=EXPECTED.failures[::-1], groups=EXPECTED.groups[::-1]
+        EXPECTED,
+        failures=EXPECTED.failures[::-1],
+        skip_reasons=EXPECTED.skip_reasons[::-1],
+        groups=EXPECTED.groups[::-1],
     )
     assert insight_differences(ExpectedInsights.exact(EXPECTED), shuffled) == []
 
@@ -95,9 +103,25 @@ def test_failures_and_groups_differ_by_key() -> None:
     ]
 
 
+def test_skip_reasons_differ_by_code_and_reason() -> None:
+    shown = msgspec.structs.replace(
+        EXPECTED,
+        skip_reasons=[
+            SkipReason(code="opted_out", reason="Opted out", count=2),
+            SkipReason(code="", reason="No WhatsApp", count=1),
+        ],
+    )
+    assert insight_differences(ExpectedInsights.exact(EXPECTED), shown) == [
+        Difference("skips '' 'No WhatsApp'", "0", "1"),
+        Difference("skips '' 'no WhatsApp'", "1", "0"),
+        Difference("skips 'opted_out' 'Opted out'", "3", "2"),
+    ]
+
+
 def test_no_insights_shown_is_every_expected_item_missing() -> None:
     found = insight_differences(ExpectedInsights.exact(EXPECTED), None)
     assert Difference("time_to_sent in all", "2", "0") in found
+    assert Difference("skips 'opted_out' 'Opted out'", "3", "0") in found
     assert Difference("variant 'A' read", "1", "0") in found
     assert insight_differences(ExpectedInsights.exact(NO_INSIGHTS), None) == []
 

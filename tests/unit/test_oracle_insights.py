@@ -1,7 +1,7 @@
 """The oracle's insights (tickstream/simulator/oracle.py) follow docs/insights.md to the letter:
 worked examples of every rule, the same insights whatever the order and repeats of the events,
-histograms that count exactly their counters' messages, and the worker's pure functions agreeing
-with it on arbitrary events."""
+histograms and skip reasons that count exactly their counters' messages, and the worker's pure
+functions agreeing with it on arbitrary events."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from contract.events import (
     AckEvent,
+    Attempt,
     Counters,
     Dispatch,
     Failure,
@@ -21,8 +22,10 @@ from contract.events import (
     Insights,
     MessageEvent,
     Skip,
+    SkipReason,
+    skip_message_id,
 )
-from contract.insights import BUCKETS, KNOWN_FAILURE_TITLES, bucket_of
+from contract.insights import BUCKETS, KNOWN_FAILURE_TITLES, UNCODED_TITLE_CHARS, bucket_of
 from streams.insights import add, facets, insights_of, join_titles
 from streams.message_state import FAILED_INDEX, contribution, fold
 from tickstream.simulator.comparison import ExpectedInsights, insight_differences
@@ -76,6 +79,18 @@ def ack(
         occurred_at=at(second) if stamped else None,
         error_code=code,
         error_title=title,
+    )
+
+
+def skip(recipient: str, code: str = "", reason: str = "", *, campaign: str = "c1") -> Skip:
+    return Skip(
+        message_id=skip_message_id(campaign, recipient),
+        campaign_id=campaign,
+        workspace_id="w1",
+        recipient=recipient,
+        received_at=T0,
+        reason_code=code,
+        reason=reason,
     )
 
 
@@ -211,26 +226,54 @@ def test_labels_of_disagreeing_dispatches() -> None:
     assert {g.counters for g in groups} == {Counters(dispatched=1, sent=1)}
 
 
-def test_campaigns_apart_and_skips_in_none() -> None:
+def test_campaigns_apart_and_skips_only_in_their_reasons() -> None:
     events: list[MessageEvent] = [
         dispatch("m1", 0, campaign="c1", variant="A"),
         ack("m1", "delivered", 2),
         dispatch("m2", 0, campaign="c2", variant="A"),
         ack("m2", "read", 20),
-        Skip(
-            message_id="skip:c3:+1",
-            campaign_id="c3",
-            workspace_id="w1",
-            recipient="+1",
-            received_at=T0,
-        ),
+        skip("+1", "opted_out", campaign="c3"),  # a campaign of skips only
     ]
     found = insights_oracle(events)
-    assert set(found) == {"c1", "c2"}
+    assert set(found) == {"c1", "c2", "c3"}
     assert found["c1"].groups == [group("variant", "A", dispatched=1, sent=1, delivered=1)]
     assert found["c2"].groups == [
         group("variant", "A", (20,), dispatched=1, sent=1, delivered=1, read=1)
     ]
+    assert found["c3"] == Insights(
+        time_to_sent=[0] * BUCKETS,
+        time_to_delivered=[0] * BUCKETS,
+        time_to_read=[0] * BUCKETS,
+        skip_reasons=[SkipReason(code="opted_out", reason="", count=1)],
+    )
+
+
+def test_skip_reasons() -> None:
+    long = "Number not on WhatsApp: " + "x" * UNCODED_TITLE_CHARS
+    events: list[MessageEvent] = [
+        skip("+1", "opted_out", "asked to stop"),
+        skip("+2", "opted_out", "asked to stop"),
+        skip("+2", "opted_out", "asked to stop"),  # reported twice, counted once
+        # several reports of one recipient: the largest (code, reason) pair
+        skip("+3", "invalid", "zzz"),
+        skip("+3", "opted_out", "Asked to stop"),
+        # the reason cut to its first 80 characters: two long ones fall together
+        skip("+4", "", long + " (+4)"),
+        skip("+5", "", long + " (+5)"),
+        skip("+6", "invalid", "not on WhatsApp"),
+        skip("+m6", "invalid", "not on WhatsApp"),
+        dispatch("m6"),  # dispatched to after all: no longer skipped
+        dispatch("m7", campaign="c2"),  # dispatched to in another campaign: still skipped in c1
+        skip("+m7", "invalid", "not on WhatsApp"),
+    ]
+    expected = insights_oracle(events)["c1"]
+    assert expected.skip_reasons == [
+        SkipReason(code="", reason=long[:UNCODED_TITLE_CHARS], count=2),
+        SkipReason(code="invalid", reason="not on WhatsApp", count=2),
+        SkipReason(code="opted_out", reason="Asked to stop", count=1),
+        SkipReason(code="opted_out", reason="asked to stop", count=2),
+    ]
+    assert oracle(events)["c1"].skipped == 7
 
 
 MESSAGES = ("a", "b", "c", "d", "e")
@@ -265,7 +308,15 @@ acks = st.builds(
     code=st.sampled_from(["", "131026", "63016"]),
     title=st.sampled_from(["", "Message undeliverable", "Session closed."]),
 )
-campaign_events = st.lists(st.one_of(labelled_dispatches, acks), max_size=40)
+# recipients "+a" … "+e" are the messages' (see ``dispatch``), so some skips are cancelled
+skips = st.builds(
+    skip,
+    st.sampled_from(["+a", "+b", "+d", "+y", "+z"]),
+    st.sampled_from(["", "opted_out", "invalid"]),
+    st.sampled_from(["", "asked to stop", "x" * UNCODED_TITLE_CHARS + "1", "x" * 90]),
+    campaign=st.sampled_from(["c1", "c2", "c3"]),
+)
+campaign_events = st.lists(st.one_of(labelled_dispatches, acks, skips), max_size=40)
 
 
 @settings(max_examples=300)
@@ -283,25 +334,34 @@ def test_any_order_and_any_repeats_give_the_same_insights(
 def test_each_histogram_counts_its_counters_messages(events: list[MessageEvent]) -> None:
     counts = oracle(events)
     for campaign, insights in insights_oracle(events).items():
-        assert sum(insights.time_to_sent) == counts[campaign].sent
-        assert sum(insights.time_to_delivered) == counts[campaign].delivered
-        assert sum(insights.time_to_read) == counts[campaign].read
-        assert sum(f.count for f in insights.failures) == counts[campaign].failed
+        count = counts[campaign]
+        assert sum(insights.time_to_sent) == count.sent
+        assert sum(insights.time_to_delivered) == count.delivered
+        assert sum(insights.time_to_read) == count.read
+        assert sum(f.count for f in insights.failures) == count.failed
+        assert sum(k.count for k in insights.skip_reasons) == count.skipped
         for g in insights.groups:
             assert sum(g.time_to_read) == g.counters.read
         per_kind: dict[str, int] = defaultdict(int)
         for g in insights.groups:
             per_kind[g.kind] += g.counters.dispatched
-        assert per_kind["variant"] <= counts[campaign].dispatched
-        assert per_kind["template"] <= counts[campaign].dispatched
+        assert per_kind["variant"] <= count.dispatched
+        assert per_kind["template"] <= count.dispatched
 
 
 def worker_insights(events: list[MessageEvent]) -> dict[str, Insights | None]:
-    """What the worker's pure functions make of the events: each message's state folded, its
+    """What the worker's pure functions make of the events: each message's state folded (a
+    skip's with the ``Attempt`` the worker sends it for every dispatch to its recipient), its
     facets summed per campaign, the titles of its counted failures joined."""
     per_message: dict[str, list[MessageEvent]] = defaultdict(list)
     for event in events:
         per_message[event.message_id].append(event)
+        if isinstance(event, Dispatch):
+            attempt = Attempt(
+                message_id=skip_message_id(event.campaign_id, event.recipient),
+                received_at=event.received_at or T0,
+            )
+            per_message[attempt.message_id].append(attempt)
     sums: dict[str, dict[str, int]] = defaultdict(dict)
     titles: dict[str, dict[str, str]] = defaultdict(dict)
     for message_events in per_message.values():

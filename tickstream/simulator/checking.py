@@ -64,7 +64,7 @@ async def verify(
     insights; the differences left per campaign (none when all match)."""
     base = f"http://127.0.0.1:{settings.gateway.gateway_port}"
     headers = {"Authorization": f"Bearer {token}"}
-    none = ExpectedInsights.exact(NO_INSIGHTS)  # a campaign of skips only
+    none = ExpectedInsights.exact(NO_INSIGHTS)  # a campaign whose every skip was cancelled
     shown: dict[str, dict[str, Any] | None] = dict.fromkeys(expected)
     deadline = time.monotonic() + within
     async with aiohttp.ClientSession(base, headers=headers) as session:

@@ -6,8 +6,8 @@ sender only knows to within its request's round trip. So an expectation is a pai
 the same events, every such time at its earliest (``soonest``) and at its latest (``latest``):
 then, per duration bucket, the number of messages *within* that bucket's upper bound lies between
 the two readings' numbers. With no uncertain time both readings are one, and that bound is
-equality of every bucket. Lists are compared by key (a failure's code, a group's kind and value),
-never by position: the order a part lists them in is its own business.
+equality of every bucket. Lists are compared by key (a failure's code, a skip's code and reason,
+a group's kind and value), never by position: the order a part lists them in is its own business.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def counter_differences(expected: Expected, got: Expected | None) -> list[Differ
 
 def insight_differences(expected: ExpectedInsights, got: Insights | None) -> list[Difference]:
     """Every item of the insights outside what the oracle expects: per time bucket, per failure
-    reason, per group counter and per group time bucket."""
+    reason, per skip reason, per group counter and per group time bucket."""
     have = got or NO_INSIGHTS
     found: list[Difference] = []
     for name in HISTOGRAMS:
@@ -70,6 +70,7 @@ def insight_differences(expected: ExpectedInsights, got: Insights | None) -> lis
             getattr(have, name),
         )
     found += _failures(expected, have)
+    found += _skip_reasons(expected.soonest, have)
     found += _groups(expected, have)
     return found
 
@@ -111,6 +112,21 @@ def _failures(expected: ExpectedInsights, got: Insights) -> list[Difference]:
             found.append(
                 Difference(f"failures {reason}", " or ".join(sorted(wanted)), have.get(reason, "0"))
             )
+    return found
+
+
+def _skip_reasons(expected: Insights, got: Insights) -> list[Difference]:
+    """Skips carry no ack time, so both readings count them alike: each reason exactly."""
+
+    def by_reason(insights: Insights) -> dict[tuple[str, str], int]:
+        return {(skip.code, skip.reason): skip.count for skip in insights.skip_reasons}
+
+    want, have = by_reason(expected), by_reason(got)
+    found = []
+    for code, reason in sorted({*want, *have}):
+        wanted, shown = want.get((code, reason), 0), have.get((code, reason), 0)
+        if wanted != shown:
+            found.append(Difference(f"skips {code!r} {reason!r}", str(wanted), str(shown)))
     return found
 
 

@@ -26,6 +26,7 @@ from contract.events import (
     Insights,
     MessageEvent,
     Skip,
+    SkipReason,
 )
 from contract.insights import BUCKETS, UNCODED_TITLE_CHARS, bucket_of, failure_title
 from contract.status import RANK_OF
@@ -107,16 +108,28 @@ def _seen(ack: AckEvent) -> datetime:
 @dataclass(slots=True)
 class _Campaigns:
     messages: dict[str, _Message]
-    # (campaign, recipient) of every skip, and of every dispatch (which cancels a skip)
-    skipped: set[tuple[str, str]]
+    # (campaign, recipient) of every skip with the (reason_code, reason) of each report of it,
+    # and of every dispatch (which cancels a skip)
+    skipped: dict[tuple[str, str], list[tuple[str, str]]]
     attempted: set[tuple[str, str]]
+
+    def counted_skips(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """The skips that count (no dispatch to the recipient followed), each with its reason:
+        of several reports, the largest (reason_code, reason) pair, so that their order does
+        not matter; the reason cut like a code-less failure's text (docs/insights.md)."""
+        found = {}
+        for key, reasons in self.skipped.items():
+            if key not in self.attempted:
+                code, reason = max(reasons)
+                found[key] = (code, reason[:UNCODED_TITLE_CHARS])
+        return found
 
 
 def _gather(events: Iterable[MessageEvent]) -> _Campaigns:
     """Each message's events; a message belongs to the campaign of its first dispatch (in the
     given order), a second campaign's claim is ignored."""
     messages: dict[str, _Message] = defaultdict(_Message)
-    skipped: set[tuple[str, str]] = set()
+    skipped: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     attempted: set[tuple[str, str]] = set()
     for event in events:
         if isinstance(event, Dispatch):
@@ -126,12 +139,13 @@ def _gather(events: Iterable[MessageEvent]) -> _Campaigns:
                 message.dispatches.append(event)
             attempted.add((event.campaign_id, event.recipient))
         elif isinstance(event, Skip):
-            skipped.add((event.campaign_id, event.recipient))
+            reason = (event.reason_code, event.reason)
+            skipped[(event.campaign_id, event.recipient)].append(reason)
         elif isinstance(event, Attempt | Erase):
             continue  # the worker's own bookkeeping and erasures: they change no count
         else:
             messages[event.message_id].acks.append(event)
-    return _Campaigns(dict(messages), skipped, attempted)
+    return _Campaigns(dict(messages), dict(skipped), attempted)
 
 
 def oracle(events: Iterable[MessageEvent]) -> dict[str, Expected]:
@@ -161,6 +175,7 @@ class _Breakdown:
     failures: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     titles: dict[str, str] = field(default_factory=dict)
     groups: dict[tuple[str, str], tuple[list[int], list[int]]] = field(default_factory=dict)
+    skips: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
     def insights(self) -> Insights:
         failures = [
@@ -174,6 +189,10 @@ class _Breakdown:
             time_to_delivered=self.times["time_to_delivered"],
             time_to_read=self.times["time_to_read"],
             failures=failures,
+            skip_reasons=[
+                SkipReason(code=code, reason=reason, count=n)
+                for (code, reason), n in sorted(self.skips.items())
+            ],
             groups=[
                 GroupStatistics(
                     kind=kind,
@@ -187,13 +206,20 @@ class _Breakdown:
 
 
 def insights_oracle(events: Iterable[MessageEvent]) -> dict[str, Insights]:
-    """The insights of every campaign with a dispatched message, by the letter of
-    docs/insights.md. Failures are in (code, title) order and groups in (kind, value) order; the
-    worker may order them otherwise (see ``tickstream.simulator.comparison``)."""
+    """The insights of every campaign with a dispatched message or a skip, by the letter of
+    docs/insights.md. Failures are in (code, title) order, skip reasons in (code, reason) order
+    and groups in (kind, value) order; the worker may order them otherwise (see
+    ``tickstream.simulator.comparison``)."""
+    gathered = _gather(events)
     breakdowns: dict[str, _Breakdown] = defaultdict(_Breakdown)
-    for message in _gather(events).messages.values():
+    for message in gathered.messages.values():
         if message.campaign:
             _breakdown(breakdowns[message.campaign], message)
+    counted = gathered.counted_skips()
+    for key in gathered.skipped:  # a campaign whose skips were all cancelled counts none
+        skips = breakdowns[key[0]].skips
+        if key in counted:
+            skips[counted[key]] += 1
     return {campaign: breakdown.insights() for campaign, breakdown in breakdowns.items()}
 
 

@@ -104,19 +104,6 @@ export class Api {
     return this.get(`/api/campaigns/${encodeURIComponent(id)}/recipients`, { status, after, limit });
   }
 
-  // Every recipient (of one status, if given), page after page, up to `cap` rows (the skip
-  // reasons are read from the skipped ones).
-  async allRecipients(id, cap, { status = "", pageSize = 1000 } = {}) {
-    const rows = [];
-    let after = null;
-    do {
-      const page = await this.recipients(id, { status, after, limit: pageSize });
-      rows.push(...page.recipients);
-      after = page.next;
-    } while (after && rows.length < cap);
-    return { rows, complete: !after };
-  }
-
   csvUrl(id) {
     const url = new URL(`/api/campaigns/${encodeURIComponent(id)}/recipients.csv`, window.location.origin);
     url.searchParams.set("token", this.token);

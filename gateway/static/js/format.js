@@ -1,4 +1,4 @@
-// Pure helpers of the dashboard: formatting, status presentation, series bucketing, skip reasons.
+// Pure helpers of the dashboard: formatting, status presentation, series bucketing.
 // No DOM and no network here, so the browser test can check them through page.evaluate.
 
 const numberFormat = new Intl.NumberFormat(undefined);
@@ -190,19 +190,4 @@ export function bucketSeries(points, maxBuckets = 90) {
     }
   }
   return out;
-}
-
-// Skipped recipients grouped by the sender's reason code and text, most frequent first.
-export function skipBreakdown(recipients) {
-  const groups = new Map();
-  for (const r of recipients) {
-    if (r.status !== "skipped") continue;
-    const code = r.skip_reason_code || "";
-    const title = r.skip_reason || "";
-    const key = `${code}\u0000${title}`;
-    const group = groups.get(key) ?? { code, title, count: 0 };
-    group.count += 1;
-    groups.set(key, group);
-  }
-  return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code));
 }

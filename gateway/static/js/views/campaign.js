@@ -1,6 +1,6 @@
 // One campaign, live: the panels of views/campaign/, fed with the snapshot and its insights (REST,
 // then the campaign's channel), the series, and what the snapshot cannot carry: the variants'
-// comparison, the tags' rates, the skip reasons and the recipients (docs/dashboard.md).
+// comparison, the tags' rates and the recipients (docs/dashboard.md).
 
 import { h } from "../dom.js";
 import { phase } from "../format.js";
@@ -19,11 +19,10 @@ import { Lifecycle } from "./campaign/lifecycle.js";
 import { ProgressPanel } from "./campaign/progress.js";
 import { Rates } from "./campaign/rates.js";
 import { RecipientsTable } from "./campaign/recipients.js";
-import { SkipReasons } from "./campaign/skip-reasons.js";
 import { TagsPanel } from "./campaign/tags.js";
 import { VariantsPanel } from "./campaign/variants.js";
 
-// How often live snapshots may prompt the REST reads (variants, tags, skips, the table's first page).
+// How often live snapshots may prompt the REST reads (variants, tags, the table's first page).
 const FOLLOW_MS = 5000;
 
 export class CampaignView {
@@ -42,7 +41,6 @@ export class CampaignView {
     this.distributions = new DistributionsPanel();
     this.failures = failuresPanel();
     this.skips = skipsPanel();
-    this.skipReasons = new SkipReasons(app.api, campaignId);
     this.variants = new VariantsPanel();
     this.tags = new TagsPanel();
     this.sources = [
@@ -82,7 +80,6 @@ export class CampaignView {
       this.app.api.series(this.id).catch(() => ({ points: [] })),
     ]);
     this.activity.reset(series.points ?? []);
-    this.skipReasons.reset();
     for (const source of this.sources) source.reset();
     if (snapshot) this.applySnapshot(snapshot, { live: false });
     else this.renderWaiting();
@@ -122,6 +119,7 @@ export class CampaignView {
   renderInsights(insights) {
     this.distributions.update(insights);
     this.failures.update(insights?.failures ?? []);
+    this.skips.update(insights?.skip_reasons ?? []);
   }
 
   renderStats(stats) {
@@ -141,9 +139,7 @@ export class CampaignView {
   // What the snapshot only says is out of date: each part reads again only if it changed.
   async refreshFetched() {
     const insights = this.snapshot?.insights ?? null;
-    const skipped = Number(this.snapshot?.statistics?.skipped_count) || 0;
-    const [skips] = await Promise.all([this.skipReasons.refresh(skipped), ...this.sources.map((s) => s.refresh(insights))]);
-    if (skips) this.skips.update(skips.groups, skips.note);
+    await Promise.all(this.sources.map((s) => s.refresh(insights)));
   }
 
   // A live snapshot's reads, paced; a failure is left to the next snapshot rather than reported.

@@ -1,23 +1,22 @@
-// Failures by error and skips by reason: the same table of groups (code, text, count and share),
-// most frequent first as given.
+// Failures by error and skips by reason, both from the snapshot's insights: the same table of groups
+// (code, text, count and share), most frequent first as given.
 
-import { h, setText } from "../../dom.js";
+import { h } from "../../dom.js";
 import { formatCount, formatShare } from "../../format.js";
 import { card } from "./card.js";
 
 class Breakdown {
-  constructor({ id, title, empty, headings }) {
+  constructor({ id, title, empty, headings, text }) {
     this.id = id;
     this.empty = empty;
     this.headings = headings;
+    this.text = text; // the field of a group that holds its text
     this.body = h("div", { id });
-    this.note = h("p", { class: "muted small", id: `${id}-note` });
-    this.element = card(title, [this.body, this.note], { id: `h-${id}` });
+    this.element = card(title, [this.body], { id: `h-${id}` });
   }
 
-  // `groups`: [{code, title, count}]; `note`: where they come from, when that needs saying.
-  update(groups, note = "") {
-    setText(this.note, note, { flash: false });
+  // `groups`: [{code, <text>, count}].
+  update(groups) {
     if (groups.length === 0) {
       this.body.replaceChildren(h("p", { class: "empty-small" }, h("span", { "aria-hidden": "true" }, "✓ "), this.empty));
       return;
@@ -40,7 +39,7 @@ class Breakdown {
               h(
                 "td",
                 {},
-                g.title || "no description",
+                g[this.text] || "no description",
                 h("span", { class: "share-bar", "aria-hidden": "true" }, h("span", { style: { width: `${(g.count / total) * 100}%` } })),
               ),
               h("td", { class: "num" }, formatCount(g.count), h("span", { class: "muted small" }, ` ${formatShare(g.count, total)}`)),
@@ -58,6 +57,7 @@ export function failuresPanel() {
     title: "Failures by error",
     empty: "No failed messages.",
     headings: ["Code", "Error", "Messages"],
+    text: "title",
   });
 }
 
@@ -67,5 +67,6 @@ export function skipsPanel() {
     title: "Skips by reason",
     empty: "No skipped recipients.",
     headings: ["Code", "Reason", "Recipients"],
+    text: "reason",
   });
 }
