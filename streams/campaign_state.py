@@ -41,14 +41,24 @@ class CampaignState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     partials: dict[int, Counters] = {}
     # start of a window (ms since the epoch) → what changed in it; emitted windows are dropped.
     windows: dict[int, Counters] = {}
-    # the same for the breakdowns (streams.insights): facets per partition, changes per window
-    facet_partials: dict[int, dict[str, int]] = {}
+    # the same for the breakdowns (streams.insights): facets per partition, changes per window.
+    # A partition's facets stay encoded (sorted keys, one encoding per content): a partial is
+    # applied many times a second, and only a snapshot needs them all decoded.
+    facet_partials: dict[int, msgspec.Raw] = {}
     facet_windows: dict[int, dict[str, int]] = {}
     titles: dict[str, str] = {}
     # start of the newest window whose snapshot has been written to campaign-stats.
     emitted_through: int = -1
     started_at: datetime | None = None  # the first dispatch
     completed_at: datetime | None = None  # when nothing was queued or awaiting any more
+
+
+_facets_encoder = msgspec.json.Encoder(order="sorted")
+_facets_decoder = msgspec.json.Decoder(dict[str, int])
+
+
+def _decoded(raw: msgspec.Raw | None) -> dict[str, int]:
+    return {} if raw is None else _facets_decoder.decode(raw)
 
 
 def window_start_ms(now_ms: int, window_ms: int) -> int:
@@ -94,12 +104,14 @@ def apply_partial(
     """Replace the partial of ``partial.source_partition``; record the change in the window."""
     source = partial.source_partition
     old = state.partials.get(source, Counters())
-    old_facets = state.facet_partials.get(source, {})
+    old_raw = state.facet_partials.get(source)
+    new_raw = msgspec.Raw(_facets_encoder.encode(partial.facets)) if partial.facets else None
+    facets_same = old_raw == new_raw
     started = earliest(state.started_at, partial.started_at)
     titles = merged_titles((state.titles, partial.titles))
     if (
         old == partial.counters
-        and old_facets == partial.facets
+        and facets_same
         and titles == state.titles
         and state.workspace_id
         and started == state.started_at
@@ -107,11 +119,15 @@ def apply_partial(
         return state
     partials = dict(state.partials)
     partials[source] = partial.counters
-    facet_partials = dict(state.facet_partials)
-    if partial.facets:
-        facet_partials[source] = partial.facets
-    else:
-        facet_partials.pop(source, None)
+    facet_partials = state.facet_partials
+    delta: dict[str, int] = {}
+    if not facets_same:
+        facet_partials = dict(facet_partials)
+        if new_raw is None:
+            del facet_partials[source]
+        else:
+            facet_partials[source] = new_raw
+        delta = difference(partial.facets, _decoded(old_raw))
     return msgspec.structs.replace(
         state,
         workspace_id=state.workspace_id or partial.workspace_id,
@@ -120,9 +136,7 @@ def apply_partial(
         titles=titles,
         started_at=started,
         windows=_touch(state, now_ms, window_ms, subtract_counters(partial.counters, old)),
-        facet_windows=_touch_facets(
-            state, now_ms, window_ms, difference(partial.facets, old_facets)
-        ),
+        facet_windows=_touch_facets(state, now_ms, window_ms, delta),
     )
 
 
@@ -172,7 +186,7 @@ def snapshot(state: CampaignState, start: int, window_ms: int, now: datetime) ->
     """
     later = sum_counters([delta for begin, delta in state.windows.items() if begin > start])
     at_end = subtract_counters(totals(state), later)
-    facets_at_end = total(state.facet_partials.values())
+    facets_at_end = total(_decoded(raw) for raw in state.facet_partials.values())
     for begin, delta in state.facet_windows.items():
         if begin > start:
             add(facets_at_end, delta, -1)

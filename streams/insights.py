@@ -26,7 +26,8 @@ SENT, DELIVERED, READ, SKIPPED = 1, 2, 3, 6
 STAGES = (("s", "time_to_sent"), ("d", "time_to_delivered"), ("r", "time_to_read"))
 _SENT, _DELIVERED, _READ = (tuple(f"{prefix}{i}" for i in range(BUCKETS)) for prefix, _ in STAGES)
 GROUP_KINDS = {"v": "variant", "t": "template", "g": "tag"}
-_DIGITS = "0123456789"
+_PROFILES: dict[Contribution, str] = {}  # the few contributions there are, met once each
+_READ_SUFFIX = tuple(f"r{i}" for i in range(BUCKETS))
 NO_FACETS: frozenset[str] = frozenset()
 Facets = dict[str, int]
 
@@ -71,18 +72,22 @@ def facets(state: MessageState, counted: Contribution) -> frozenset[str]:
     if state.variant or state.template or state.tags:
         # one facet per group: the message's profile there (the counters it adds, and its
         # time-to-read bucket), so a message in five groups adds five facets, not thirty
-        profile = "".join(_DIGITS[i] for i in range(WIDTH) if counted[i])
+        profile = _PROFILES.get(counted) or _profile(counted)
         if read_bucket >= 0:
-            profile += f"r{read_bucket}"
-        found.extend(f"{kind}{profile}:{value}" for kind, value in _groups(state))
+            profile += _READ_SUFFIX[read_bucket]
+        if state.variant:
+            found.append(f"v{profile}:{state.variant}")
+        if state.template:
+            found.append(f"t{profile}:{state.template}")
+        for tag in state.tags:
+            found.append(f"g{profile}:{tag}")
     return frozenset(found)
 
 
-def _groups(state: MessageState) -> list[tuple[str, str]]:
-    labels = (("v", state.variant), ("t", state.template))
-    groups = [(kind, value) for kind, value in labels if value]
-    groups.extend(("g", tag) for tag in state.tags)
-    return groups
+def _profile(counted: Contribution) -> str:
+    """The counters a message adds, as their indexes ("0123": dispatched to read)."""
+    profile = _PROFILES[counted] = "".join(str(i) for i in range(WIDTH) if counted[i])
+    return profile
 
 
 def move(counts: Facets, old: frozenset[str], new: frozenset[str]) -> None:
@@ -115,8 +120,12 @@ def total(parts: Iterable[Mapping[str, int]]) -> Facets:
 
 
 def difference(new: Mapping[str, int], old: Mapping[str, int]) -> Facets:
-    changed = dict(new)
-    add(changed, old, -1)
+    """What changed from ``old`` to ``new`` (only the facets that did: usually a few)."""
+    changed = {name: count - old.get(name, 0) for name, count in new.items()}
+    changed = {name: delta for name, delta in changed.items() if delta}
+    for name, count in old.items():
+        if name not in new:
+            changed[name] = -count
     return changed
 
 
