@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from contract.events import Snapshot, decode_snapshot
 from contract.topics import Topics
+from sink.migrate import upgrade
 from tickstream.infra.ports import free_port
 from tickstream.simulator.oracle import Expected
 
@@ -159,3 +161,41 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, within: float) -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.3)
+
+
+@asynccontextmanager
+async def running_pipeline(
+    kafka_bootstrap: str,
+    database_url: str,
+    topics: Topics,
+    logs: Path,
+    packages: tuple[str, ...] = ("streams", "sink", "ingest", "gateway"),
+    **extra: str,
+) -> AsyncIterator[Pipeline]:
+    """The services as processes on a migrated database, each on a free port, until the end of
+    the ``async with``; ingest and the gateway answer ``/healthz`` when it begins."""
+    upgrade(database_url)
+    ingest_port, gateway_port = free_port(), free_port()
+    env = service_env(
+        kafka_bootstrap,
+        topics,
+        DATABASE_URL=database_url,
+        INGEST_PORT=str(ingest_port),
+        GATEWAY_PORT=str(gateway_port),
+        SINK_PORT=str(free_port()),
+        WEBHOOKS_PORT=str(free_port()),
+        WORKER_DATA_DIR=str(logs / "worker"),
+        **extra,
+    )
+    running = Pipeline(
+        env, logs, f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{gateway_port}"
+    )
+    try:
+        for package in packages:
+            running.start(package)
+        async with aiohttp.ClientSession() as session:
+            await wait_http(session, f"{running.ingest_url}/healthz")
+            await wait_http(session, f"{running.gateway_url}/healthz")
+        yield running
+    finally:
+        running.stop_all()

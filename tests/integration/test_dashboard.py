@@ -42,10 +42,9 @@ from contract.schema import campaign_stats, message_status
 from contract.settings import DatabaseSettings
 from contract.topics import Topics
 from gateway.auth import issue_token
-from sink.migrate import upgrade
 from streams.stats import statistics
 from tests.integration import gateway_support as gw
-from tests.integration.pipeline import Pipeline, service_env, until, wait_http
+from tests.integration.pipeline import Pipeline, running_pipeline, until
 from tickstream.infra.ports import free_port
 
 pytestmark = pytest.mark.integration
@@ -82,32 +81,15 @@ RATE_COLUMNS = {"delivery": "delivery_rate", "read": "read_rate", "success": "su
 async def pipeline(
     kafka_bootstrap: str, database_url: str, topics: Topics, tmp_path: Path
 ) -> AsyncIterator[Pipeline]:
-    upgrade(database_url)
-    ingest_port, gateway_port = free_port(), free_port()
-    env = service_env(
+    async with running_pipeline(
         kafka_bootstrap,
+        database_url,
         topics,
-        DATABASE_URL=database_url,
-        INGEST_PORT=str(ingest_port),
-        GATEWAY_PORT=str(gateway_port),
-        SINK_PORT=str(free_port()),
+        tmp_path,
         INGEST_API_TOKEN=INGEST_TOKEN,
         TOKEN_SECRET=TOKEN_SECRET,
-        WORKER_DATA_DIR=str(tmp_path / "worker"),
-        LOG_LEVEL="INFO",
-    )
-    running = Pipeline(
-        env, tmp_path, f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{gateway_port}"
-    )
-    try:
-        for package in ("streams", "sink", "ingest", "gateway"):
-            running.start(package)
-        async with aiohttp.ClientSession() as session:
-            await wait_http(session, f"{running.ingest_url}/healthz")
-            await wait_http(session, f"{running.gateway_url}/healthz")
+    ) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture

@@ -26,8 +26,7 @@ from contract.insights import BUCKETS
 from contract.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, webjs_mac
 from contract.topics import Topics
 from gateway.auth import issue_token
-from sink.migrate import upgrade
-from tests.integration.pipeline import Pipeline, service_env, until, wait_http
+from tests.integration.pipeline import Pipeline, running_pipeline, until
 from tickstream.infra.ports import free_port
 from webhooks import subscriptions
 
@@ -76,33 +75,17 @@ async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
 async def pipeline(
     kafka_bootstrap: str, database_url: str, topics: Topics, tmp_path: Path
 ) -> AsyncIterator[Pipeline]:
-    upgrade(database_url)
-    ingest_port, gateway_port = free_port(), free_port()
-    env = service_env(
+    async with running_pipeline(
         kafka_bootstrap,
+        database_url,
         topics,
-        DATABASE_URL=database_url,
-        INGEST_PORT=str(ingest_port),
-        GATEWAY_PORT=str(gateway_port),
-        SINK_PORT=str(free_port()),
-        WEBHOOKS_PORT=str(free_port()),
+        tmp_path,
+        ("streams", "sink", "ingest", "gateway", "webhooks"),
         WEBHOOKS_BACKOFF_MAX_SECONDS="2",
         INGEST_API_TOKEN=INGEST_TOKEN,
         TOKEN_SECRET=TOKEN_SECRET,
-        WORKER_DATA_DIR=str(tmp_path / "worker"),
-    )
-    running = Pipeline(
-        env, tmp_path, f"http://127.0.0.1:{ingest_port}", f"http://127.0.0.1:{gateway_port}"
-    )
-    try:
-        for package in ("streams", "sink", "ingest", "gateway", "webhooks"):
-            running.start(package)
-        async with aiohttp.ClientSession() as session:
-            await wait_http(session, f"{running.ingest_url}/healthz")
-            await wait_http(session, f"{running.gateway_url}/healthz")
+    ) as running:
         yield running
-    finally:
-        running.stop_all()
 
 
 def iso(moment: datetime) -> str:
