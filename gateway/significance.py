@@ -99,9 +99,10 @@ def summary(a: str, b: str, rate_a: float, rate_b: float, p_value: float) -> str
 
 def compare_read_rates(variants: Mapping[str, Counters]) -> list[Comparison] | None:
     """Every variant's read rate (read over delivered) against the reference variant's, by
-    name; None with fewer than two variants or when one has no delivered message (its rate is
-    not defined)."""
-    if len(variants) < 2 or any(c.delivered <= 0 for c in variants.values()):
+    name. A variant with no delivered message yet has no read rate and is left out, so a variant
+    just started does not hide the comparisons of the others; None with fewer than two left."""
+    variants = {name: c for name, c in variants.items() if c.delivered > 0}
+    if len(variants) < 2:
         return None
     a = reference_variant({name: c.delivered for name, c in variants.items()})
     ca = variants[a]

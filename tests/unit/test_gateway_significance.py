@@ -183,6 +183,18 @@ def test_no_comparisons_without_two_variants_with_delivered_messages() -> None:
     assert compare_read_rates({"A": one, "B": Counters(dispatched=10, sent=4)}) is None
 
 
+def test_a_variant_with_nothing_delivered_yet_is_left_out_of_the_others_comparisons() -> None:
+    started = Counters(dispatched=10, sent=4)
+    variants = {
+        "A": Counters(dispatched=100, sent=100, delivered=100, read=30),
+        "B": Counters(dispatched=90, sent=90, delivered=90, read=45),
+        "C": started,
+    }
+    comparisons = compare_read_rates(variants)
+    assert comparisons is not None
+    assert [(c["a"], c["b"]) for c in comparisons] == [("A", "B")]
+
+
 @given(
     st.dictionaries(
         st.sampled_from("ABCDE"),

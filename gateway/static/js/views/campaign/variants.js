@@ -44,10 +44,11 @@ export class VariantsPanel {
   }
 }
 
-// null comparisons: fewer than two variants, or one has delivered nothing yet (no read rate).
+// null comparisons: fewer than two variants with delivered messages (a variant with none has no
+// read rate and is left out of the comparisons).
 function comparisonItems(comparisons, variantCount) {
   if (!comparisons) {
-    return variantCount < 2 ? [] : [h("li", { class: "muted" }, "No comparison yet: every variant needs delivered messages.")];
+    return variantCount < 2 ? [] : [h("li", { class: "muted" }, "No comparison yet: at least two variants need delivered messages.")];
   }
   return comparisons.map((c) =>
     h(
