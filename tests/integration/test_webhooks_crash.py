@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from aiohttp import ClientSession
 
 from contract.settings import DatabaseSettings
 from contract.topics import Topics
+from tests.integration.pipeline import start_service, stop
 from tests.integration.test_webhooks import (
     cli_database,
     completed_id,
@@ -33,7 +33,6 @@ from tests.integration.test_webhooks import (
     verify,
 )
 from tickstream.infra.ports import free_port
-from tickstream.state_dir import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -60,20 +59,11 @@ def deliverer(
         "WEBHOOKS_POLL_SECONDS": "0.1",
         "WEBHOOKS_BATCH_RECORDS": "20",
     }
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "webhooks"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_service("webhooks", env, log)
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+        stop(process, signal.SIGKILL)
 
 
 async def test_sigkill_mid_way_then_restart_loses_no_event(
