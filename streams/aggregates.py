@@ -21,8 +21,8 @@ import msgspec
 
 from contract.events import CampaignPartial, Counters
 from contract.status import earliest
-from streams.insights import Facets, add, facets, join_titles, move
-from streams.message_state import FAILED_INDEX, NO_CONTRIBUTION, WIDTH, MessageState, contribution
+from streams.insights import Facets, add, facets, failure_title_of, join_titles, move
+from streams.message_state import NO_CONTRIBUTION, WIDTH, MessageState, contribution
 from streams.retention import Retired, is_retired_key
 from streams.rocks import LOCAL_PREFIX
 from streams.stats import counters_of
@@ -83,7 +83,7 @@ class PartitionAggregates:
         start = _start_of(after)
         row = self._row(partition, after.campaign_id, after.workspace_id)
         moved = start is not None and (row.started_at is None or start < row.started_at)
-        titled = new[FAILED_INDEX] and after.error_title and after.error_code
+        titled = failure_title_of(after, new)
         if old == new and old_facets == new_facets and not moved and not titled:
             return
         if old != new:
@@ -92,7 +92,7 @@ class PartitionAggregates:
         if old_facets != new_facets:
             move(row.facets, old_facets, new_facets)
         if titled:
-            join_titles(row.titles, after.error_code, after.error_title)
+            join_titles(row.titles, *titled)
         if moved:
             row.started_at = start
         self._dirty.add((partition, after.campaign_id))
@@ -219,18 +219,14 @@ def _share(key: bytes, value: bytes | None) -> _Share:
         )
     state = _message_decoder.decode(value)
     counted = contribution(state)
-    titles = (
-        {state.error_code: state.error_title}
-        if counted[FAILED_INDEX] and state.error_code and state.error_title
-        else {}
-    )
+    titled = failure_title_of(state, counted)
     return _Share(
         state.campaign_id,
         counted,
         _start_of(state),
         state.workspace_id,
         dict.fromkeys(facets(state, counted), 1),
-        titles,
+        dict([titled]) if titled else {},
     )
 
 

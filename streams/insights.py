@@ -17,11 +17,18 @@ from collections.abc import Iterable, Mapping
 
 from contract.events import Failure, GroupStatistics, Insights, SkipReason
 from contract.insights import BOUNDS_SECONDS, BUCKETS, UNCODED_TITLE_CHARS, failure_title
-from streams.message_state import FAILED_INDEX, WIDTH, Contribution, MessageState
+from streams.message_state import (
+    DELIVERED_INDEX,
+    FAILED_INDEX,
+    READ_INDEX,
+    SENT_INDEX,
+    SKIPPED_INDEX,
+    WIDTH,
+    Contribution,
+    MessageState,
+)
 from streams.stats import counters_of
 
-# Contribution indexes: (dispatched, sent, delivered, read, played, failed, skipped).
-SENT, DELIVERED, READ, SKIPPED = 1, 2, 3, 6
 # The time histograms: facet prefix, contract field.
 STAGES = (("s", "time_to_sent"), ("d", "time_to_delivered"), ("r", "time_to_read"))
 _SENT, _DELIVERED, _READ = (tuple(f"{prefix}{i}" for i in range(BUCKETS)) for prefix, _ in STAGES)
@@ -50,21 +57,21 @@ def facets(state: MessageState, counted: Contribution) -> frozenset[str]:
     Runs twice for every message an event changes, so it is written for speed (see the
     throughput figures in docs/worker.md)."""
     if not counted[0]:  # not a dispatched message of a campaign
-        if counted[SKIPPED]:  # an audience member skipped: its reason
+        if counted[SKIPPED_INDEX]:  # an audience member skipped: its reason
             return frozenset((skip_facet(state.skip_reason_code, state.skip_reason),))
         return NO_FACETS
     found: list[str] = []
     read_bucket = -1
     base = state.dispatched_at
     if base is not None:
-        if counted[SENT] and state.sent_at is not None:
+        if counted[SENT_INDEX] and state.sent_at is not None:
             found.append(
                 _SENT[bisect_right(BOUNDS_SECONDS, (state.sent_at - base).total_seconds())]
             )
-        if counted[DELIVERED] and state.delivered_at is not None:
+        if counted[DELIVERED_INDEX] and state.delivered_at is not None:
             seconds = (state.delivered_at - base).total_seconds()
             found.append(_DELIVERED[bisect_right(BOUNDS_SECONDS, seconds)])
-        if counted[READ] and state.read_at is not None:
+        if counted[READ_INDEX] and state.read_at is not None:
             read_bucket = bisect_right(BOUNDS_SECONDS, (state.read_at - base).total_seconds())
             found.append(_READ[read_bucket])
     if counted[FAILED_INDEX]:
@@ -127,6 +134,14 @@ def difference(new: Mapping[str, int], old: Mapping[str, int]) -> Facets:
         if name not in new:
             changed[name] = -count
     return changed
+
+
+def failure_title_of(state: MessageState, counted: Contribution) -> tuple[str, str] | None:
+    """The (code, title) a message lends its campaign's failure titles: only while it counts as
+    failed, and only a coded failure with a title (a code-less one is told apart by its text)."""
+    if counted[FAILED_INDEX] and state.error_code and state.error_title:
+        return state.error_code, state.error_title
+    return None
 
 
 def join_titles(titles: dict[str, str], code: str, title: str) -> None:

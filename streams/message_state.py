@@ -33,7 +33,7 @@ RANK_TIME_FIELDS = ("", "sent_at", "delivered_at", "read_at", "played_at")
 Contribution = tuple[int, int, int, int, int, int, int]
 NO_CONTRIBUTION: Contribution = (0, 0, 0, 0, 0, 0, 0)
 WIDTH = len(NO_CONTRIBUTION)
-FAILED_INDEX = 5
+SENT_INDEX, DELIVERED_INDEX, READ_INDEX, FAILED_INDEX, SKIPPED_INDEX = 1, 2, 3, 5, 6
 
 
 class MessageState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -21,8 +21,8 @@ import msgspec
 
 from contract.events import Counters, encode
 from contract.status import earliest
-from streams.insights import NO_FACETS, Facets, facets, join_titles, move
-from streams.message_state import FAILED_INDEX, MessageState, contribution
+from streams.insights import NO_FACETS, Facets, facets, failure_title_of, join_titles, move
+from streams.message_state import MessageState, contribution
 from streams.stats import add_counters, counters_of
 from streams.write_behind import Write
 
@@ -110,8 +110,8 @@ def retire(
                 counted = contribution(state)
                 counters = add_counters(counters, counters_of(counted))
                 move(summed, NO_FACETS, facets(state, counted))
-                if counted[FAILED_INDEX]:
-                    join_titles(titles, state.error_code, state.error_title)
+                if titled := failure_title_of(state, counted):
+                    join_titles(titles, *titled)
                 if not state.skipped:
                     started = earliest(started, state.dispatched_at)
             entry = msgspec.structs.replace(
