@@ -27,4 +27,3 @@ class WebhookSettings(DatabaseSettings, frozen=True, kw_only=True):
     webhooks_retention_hours: Positive = 168.0
     webhooks_poll_seconds: Positive = 1.0
     webhooks_batch_records: Count = 500
-    webhooks_batch_ms: Count = 200
