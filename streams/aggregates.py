@@ -8,11 +8,17 @@ restarted worker reads them back (one row per campaign) instead of reading every
 
 Two paths keep them: :class:`PartitionAggregates` while the worker processes events (it knows each
 message's state before and after), and :func:`replayed_rows` while a changelog is read into the
-store (restore, standby), from the values the store held before. See docs/exactness.md.
+store (restore, standby), from the values the store held before.
+
+A partial goes out again after a restart or rebalance only if the stored row changed since one was
+acknowledged: each change of a row gets a token never used before, and once Kafka has a row's
+partial its token is stored as the campaign's *sent mark*, another local row. See
+docs/exactness.md.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import NamedTuple
@@ -30,17 +36,28 @@ from streams.write_behind import Write
 
 SUM_PREFIX = LOCAL_PREFIX + b"sum\x00"
 COUNT_KEY = LOCAL_PREFIX + b"count"
+# A campaign's sent mark: the ``change`` of the last row whose partial Kafka acknowledged.
+SENT_PREFIX = LOCAL_PREFIX + b"sent\x00"
 
 
 class CampaignSum(msgspec.Struct, array_like=True):
     """One (partition, campaign) row: summed contributions, first dispatch, workspace, summed
-    facets (``streams.insights``) and the failure titles by code."""
+    facets (``streams.insights``), the failure titles by code, and the token of its last change
+    (0: none yet; see :func:`new_change`)."""
 
     values: list[int]
     started_at: datetime | None = None
     workspace_id: str = ""
     facets: Facets = {}
     titles: dict[str, str] = {}
+    change: int = 0
+
+
+class Unsent(NamedTuple):
+    """A partial to send, and the change of the row it was taken from."""
+
+    partial: CampaignPartial
+    change: int
 
 
 # sorted keys: a row has one encoding, however its facets were summed
@@ -52,6 +69,31 @@ _retired_decoder = msgspec.json.Decoder(Retired)
 
 def sum_key(campaign_id: str) -> bytes:
     return SUM_PREFIX + campaign_id.encode()
+
+
+def sent_key(campaign_id: str) -> bytes:
+    return SENT_PREFIX + campaign_id.encode()
+
+
+def new_change() -> int:
+    """A token for a row's new content, never given to another change (random, 62 bits).
+
+    A row's partial is marked sent by the token of the change it carries, so a restart re-sends
+    only rows whose token has no mark (docs/exactness.md, "Sent marks"). A counter would not do:
+    a crash loses the tokens of changes that never reached the disk, and a restart counting from
+    the disk would give them again to other content. Nor would the content itself: sums can come
+    back to an earlier value after a partial of another was sent.
+    """
+    return random.getrandbits(62) + 1
+
+
+def sent_marks(sent: Iterable[Unsent]) -> dict[int, list[Write]]:
+    """The marks to store, by stage-1 partition, once Kafka has acknowledged ``sent``."""
+    marks: dict[int, list[Write]] = {}
+    for partial, change in sent:
+        key = sent_key(partial.campaign_id)
+        marks.setdefault(partial.source_partition, []).append((key, str(change).encode()))
+    return marks
 
 
 def _start_of(state: MessageState) -> datetime | None:
@@ -95,6 +137,7 @@ class PartitionAggregates:
             join_titles(row.titles, *titled)
         if moved:
             row.started_at = start
+        row.change = new_change()
         self._dirty.add((partition, after.campaign_id))
         self._changed.add((partition, after.campaign_id))
 
@@ -127,18 +170,26 @@ class PartitionAggregates:
         return rows
 
     def load(self, partition: int, rows: Iterable[tuple[bytes, bytes]]) -> None:
-        """Take a partition's rows as the store holds them; every campaign in it is sent again."""
+        """Take a partition's rows as the store holds them; a campaign is sent again unless its
+        sent mark names the stored row's change."""
         self.drop(partition)
         sums: dict[str, CampaignSum] = {}
+        marks: dict[str, int] = {}
         count = 0
         for key, value in rows:
             if key == COUNT_KEY:
                 count = int(value)
             elif key.startswith(SUM_PREFIX):
                 sums[key[len(SUM_PREFIX) :].decode()] = _sum_decoder.decode(value)
+            elif key.startswith(SENT_PREFIX):
+                marks[key[len(SENT_PREFIX) :].decode()] = int(value)
         self._sums[partition] = sums
         self._counts[partition] = count
-        self._dirty.update((partition, campaign) for campaign in sums)
+        self._dirty.update(
+            (partition, campaign)
+            for campaign, row in sums.items()
+            if row.change == 0 or marks.get(campaign) != row.change
+        )
 
     def drop(self, partition: int) -> None:
         """Forget a partition this worker no longer owns."""
@@ -152,6 +203,10 @@ class PartitionAggregates:
     def partitions(self) -> set[int]:
         return set(self._sums)
 
+    def unsent(self) -> int:
+        """Partials waiting to be sent."""
+        return len(self._dirty)
+
     def tracked(self) -> int:
         """Messages (and skips) stored in the partitions this worker owns."""
         return sum(self._counts.values())
@@ -164,18 +219,21 @@ class PartitionAggregates:
         row = self._sums.get(partition, {}).get(campaign_id)
         return None if row is None else row.started_at
 
-    def take_dirty(self) -> list[CampaignPartial]:
+    def take_dirty(self) -> list[Unsent]:
         """The partials changed since the last call; the caller must send them or call
         :meth:`mark_dirty` with them again."""
         taken = [
-            CampaignPartial(
-                campaign_id=campaign,
-                workspace_id=row.workspace_id,
-                source_partition=partition,
-                counters=counters_of(tuple(row.values)),
-                started_at=row.started_at,
-                facets=dict(row.facets),
-                titles=dict(row.titles),
+            Unsent(
+                CampaignPartial(
+                    campaign_id=campaign,
+                    workspace_id=row.workspace_id,
+                    source_partition=partition,
+                    counters=counters_of(tuple(row.values)),
+                    started_at=row.started_at,
+                    facets=dict(row.facets),
+                    titles=dict(row.titles),
+                ),
+                row.change,
             )
             for partition, campaign in sorted(self._dirty)
             if (row := self._sums.get(partition, {}).get(campaign)) is not None
@@ -183,8 +241,8 @@ class PartitionAggregates:
         self._dirty.clear()
         return taken
 
-    def mark_dirty(self, partials: Iterable[CampaignPartial]) -> None:
-        self._dirty.update((p.source_partition, p.campaign_id) for p in partials)
+    def mark_dirty(self, unsent: Iterable[Unsent]) -> None:
+        self._dirty.update((u.partial.source_partition, u.partial.campaign_id) for u in unsent)
 
 
 class _Share(NamedTuple):
@@ -233,7 +291,8 @@ def _share(key: bytes, value: bytes | None) -> _Share:
 def replayed_rows(read: Callable[[bytes], bytes | None], writes: list[Write]) -> list[Write]:
     """The rows after applying changelog ``writes`` (in order) to a partition whose values and
     rows ``read`` returns. Each write moves its key's share from the value it replaces, so
-    applying records the store already holds again changes nothing."""
+    applying records the store already holds again changes no sums; every row it touches gets a
+    new change, so this worker sends its partial before it counts on one being sent."""
     latest: dict[bytes, bytes | None] = {}
     rows: dict[str, CampaignSum] = {}
     count_row = read(COUNT_KEY)
@@ -264,6 +323,8 @@ def replayed_rows(read: Callable[[bytes], bytes | None], writes: list[Write]) ->
                 row.workspace_id = row.workspace_id or share.workspace_id
                 for code, title in share.titles.items():
                     join_titles(row.titles, code, title)
+    for row in rows.values():
+        row.change = new_change()
     result: list[Write] = [(sum_key(c), _sum_encoder.encode(row)) for c, row in rows.items()]
     if counted:
         result.append((COUNT_KEY, str(count).encode()))

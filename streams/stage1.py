@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -31,7 +31,7 @@ from contract.events import (
 from contract.partitioning import partition_for
 from contract.topics import Topics
 from streams import metrics
-from streams.aggregates import PartitionAggregates
+from streams.aggregates import PartitionAggregates, Unsent, sent_marks
 from streams.changelog_writer import ChangelogWriter
 from streams.dead_letters import DeadLetters
 from streams.message_state import EMPTY, MessageState, join, retired_on_erasure, status_record
@@ -196,33 +196,47 @@ class MessageStage:
             self.aggregates.load(partition, self.table.store.local_rows(partition))
         metrics.TRACKED_MESSAGES.set(self.aggregates.tracked())
         log.info(
-            "stage 1 holds partitions %s with %d messages",
+            "stage 1 holds partitions %s with %d messages; %d partials to send again",
             sorted(active),
             self.aggregates.tracked(),
+            self.aggregates.unsent(),
         )
 
     async def send_partials(self) -> None:
-        """The partials changed since the last call, as prepared batches: after a restart every
-        campaign's partial goes out again (tens of thousands with 10,000,000 messages), which
-        Faust's per-record send took seconds for."""
+        """The partials changed since the last call, as prepared batches (after a cold restore,
+        tens of thousands with 10,000,000 messages, which Faust's per-record send took seconds
+        for); once Kafka has them all, their sent marks go to the store."""
         await self.write_behind.drain()  # stage 1's records go out at least this often
-        partials = self.aggregates.take_dirty()
-        if not partials:
+        unsent = self.aggregates.take_dirty()
+        if not unsent:
             return
         by_partition: dict[int, list[Write]] = {}
-        for partial in partials:
+        for partial, _ in unsent:
             target = partition_for(partial.campaign_id, self.partitions)
             by_partition.setdefault(target, []).append(
                 (partial.campaign_id.encode(), encode(partial))
             )
+        deliveries = []
         try:
             await self.flush()  # the table writes behind these sums are durable now
             for target, records in by_partition.items():
-                await self.writer.send_many(self.topics.campaign_partials, target, records)
+                deliveries += await self.writer.send_many(
+                    self.topics.campaign_partials, target, records
+                )
         except Exception:
-            self.aggregates.mark_dirty(partials)
+            self.aggregates.mark_dirty(unsent)
             raise
-        metrics.PARTIALS.inc(len(partials))
+        acknowledged = asyncio.gather(*(future for future, _ in deliveries))
+        acknowledged.add_done_callback(lambda done: self._store_marks(done, unsent))
+        metrics.PARTIALS.inc(len(unsent))
+
+    def _store_marks(self, acknowledged: asyncio.Future[Any], sent: list[Unsent]) -> None:
+        """A refused partial crashes the worker (``ChangelogWriter``) and marks nothing: the
+        restart sends it again."""
+        if acknowledged.cancelled() or acknowledged.exception() is not None:
+            return
+        for partition, marks in sent_marks(sent).items():
+            self.table.store.write_local(partition, marks)
 
     async def expire(self, active: set[int], halt: Callable[[], bool]) -> None:
         """Drop the state of messages past their retention, keeping their counts.

@@ -153,6 +153,13 @@ class DiskStore(Store):
                         if pending.get(write[0]) is write:
                             del pending[write[0]]
 
+    def write_local(self, partition: int, rows: list[Write]) -> None:
+        """Local rows that say nothing about the table's values (stage 1's sent marks), written
+        alone at once: to a partition held now, whatever happened to it meanwhile."""
+        db = self._dbs.get(partition)
+        if db is not None:
+            db.write(rows, None)
+
     def db(self, partition: int) -> PartitionDB:
         db = self._dbs.get(partition)
         if db is None:

@@ -25,6 +25,7 @@ ACTIVE = re.compile(
     r"(\d+) records read since the rebalance"
 )
 HOLDS = re.compile(r"stage 1 holds partitions \[([^\]]*)\]")
+UNSENT = re.compile(r"stage 1 holds partitions .*; (\d+) partials to send again")
 
 
 def activations(log: Path) -> list[tuple[int, int, int]]:
@@ -70,6 +71,31 @@ def test_sigkill_during_a_run_keeps_counts_exact(
     # every restart resumed from the disk: the changelog's tail, never all of it
     restarts = activations(tmp_path / "worker.log")[topics.partitions :]
     assert restarts and all(read_only_a_tail(offset, read) for _, offset, read in restarts)
+
+
+def test_a_restart_after_sigterm_sends_no_partial_again(
+    kafka_bootstrap: str, topics: Topics, group_id: str, tmp_path: Path
+) -> None:
+    """Every partial the stopped worker sent is marked on disk, so the restarted one sends only
+    what changes from then on, and stage 2 still counts exactly."""
+    events = campaign_events(6, 2_000, seed=41, skip_share=0.05)
+    first, rest = events[: len(events) // 2], events[len(events) // 2 :]
+    env = service_env(kafka_bootstrap, topics, STATE_DIR=str(tmp_path / "state"))
+    reader = SnapshotReader(kafka_bootstrap, topics, group_id)
+    worker = start_service("streams", env, tmp_path / "before.log")
+    try:
+        produce_events(kafka_bootstrap, topics, first)
+        reader.wait_for(oracle(first), timeout=180)
+        stop(worker, signal.SIGTERM)
+        worker = start_service("streams", env, tmp_path / "after.log")
+        produce_events(kafka_bootstrap, topics, rest)
+        got = reader.wait_for(oracle(events), timeout=180)
+    finally:
+        stop(worker)
+        reader.close()
+    assert got == oracle(events)
+    unsent = [int(n) for n in UNSENT.findall((tmp_path / "after.log").read_text())]
+    assert unsent and unsent[0] == 0, unsent
 
 
 def test_survivor_takes_over_a_killed_workers_partitions(

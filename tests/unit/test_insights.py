@@ -85,7 +85,7 @@ def counted(events: list[MessageEvent], seed: int) -> CampaignState:
         if new != (old or EMPTY):
             table[event.message_id] = new
             aggregates.apply(sum(map(ord, event.message_id)) % PARTITIONS, old, new)
-    partials = aggregates.take_dirty()
+    partials = [unsent.partial for unsent in aggregates.take_dirty()]
     random.Random(seed).shuffle(partials)
     state = CampaignState(campaign_id="c1")
     for partial in partials + partials:

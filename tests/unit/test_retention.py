@@ -47,7 +47,7 @@ def sums(
     store.update((k, v) for k, v in replayed_rows(store.get, writes) if v is not None)
     aggregates = PartitionAggregates()
     aggregates.load(0, store.items())
-    return {partial.campaign_id: partial for partial in aggregates.take_dirty()}
+    return {u.partial.campaign_id: u.partial for u in aggregates.take_dirty()}
 
 
 def apply(

@@ -3,13 +3,21 @@ events equal the rows a replay of the changelog derives, however much of it is r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract.events import AckEvent, Counters, Dispatch, MessageEvent, Skip, encode
-from streams.aggregates import COUNT_KEY, PartitionAggregates, replayed_rows, sum_key
+from streams.aggregates import (
+    COUNT_KEY,
+    CampaignSum,
+    PartitionAggregates,
+    replayed_rows,
+    sum_key,
+)
 from streams.message_state import EMPTY, MessageState, join
 from streams.retention import Retired, retired_key
 from streams.write_behind import Write
@@ -79,8 +87,21 @@ def replay(store: dict[bytes, bytes], writes: list[Write]) -> None:
             store[key] = value
 
 
-def rows_of(store: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    return {k: v for k, v in store.items() if k == COUNT_KEY or k.startswith(sum_key(""))}
+def rows_of(store: Mapping[bytes, bytes | None]) -> dict[bytes, bytes | None]:
+    """The sums and the count, each row with its change token left out (a replay gives rows new
+    tokens: the sums are what must agree)."""
+    return {
+        k: v if k == COUNT_KEY else _without_change(v)
+        for k, v in store.items()
+        if k == COUNT_KEY or k.startswith(sum_key(""))
+    }
+
+
+def _without_change(row: bytes | None) -> bytes | None:
+    if row is None:
+        return None
+    decoded = msgspec.json.decode(row, type=CampaignSum)
+    return msgspec.json.encode(msgspec.structs.replace(decoded, change=0))
 
 
 @settings(max_examples=300)
@@ -89,7 +110,7 @@ def test_the_rows_written_live_equal_a_replay_of_the_changelog(events: list[Mess
     live, changelog = process(events)
     store: dict[bytes, bytes] = {}
     replay(store, changelog)
-    assert dict(live.take_rows().get(0, [])) == rows_of(store)
+    assert rows_of(dict(live.take_rows().get(0, []))) == rows_of(store)
 
 
 @settings(max_examples=300)
@@ -110,7 +131,10 @@ def test_replaying_records_the_store_already_holds_changes_nothing(
     rest = changelog[again_from:]
     for start in range(0, len(rest), size):
         replay(twice, rest[start : start + size])
-    assert twice == once
+    assert rows_of(twice) == rows_of(once)
+    assert {k: v for k, v in twice.items() if k not in rows_of(twice)} == {
+        k: v for k, v in once.items() if k not in rows_of(once)
+    }
 
 
 @settings(max_examples=200)
@@ -120,14 +144,12 @@ def test_loading_the_rows_gives_the_live_sums(events: list[MessageEvent]) -> Non
     store: dict[bytes, bytes] = {}
     replay(store, changelog)
     loaded = PartitionAggregates()
-    loaded.load(0, sorted(rows_of(store).items()))
+    loaded.load(0, sorted(store.items()))
     for campaign in ("c1", "c2"):
         assert loaded.counters(0, campaign) == live.counters(0, campaign)
         assert loaded.started_at(0, campaign) == live.started_at(0, campaign)
     assert loaded.tracked() == live.tracked() == len({e.message_id for e in events})
-    assert {p.campaign_id for p in loaded.take_dirty()} == {
-        p.campaign_id for p in live.take_dirty()
-    }
+    assert [u.partial for u in loaded.take_dirty()] == [u.partial for u in live.take_dirty()]
 
 
 def test_a_retired_entry_replaces_the_messages_it_counts() -> None:
