@@ -19,6 +19,7 @@ docs/exactness.md.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import NamedTuple
@@ -245,47 +246,100 @@ class PartitionAggregates:
         self._dirty.update((u.partial.source_partition, u.partial.campaign_id) for u in unsent)
 
 
-class _Share(NamedTuple):
-    """What one table value adds to its partition's rows."""
+class _Tally:
+    """What a replay moves into one campaign's row, gathered so that the sums are taken once per
+    row and batch (in C: ``zip``, ``sum``, ``Counter``) rather than per record: a cold restore
+    runs this for every changelog record (docs/worker.md)."""
 
-    campaign_id: str
-    values: tuple[int, ...]
-    started_at: datetime | None
-    workspace_id: str
-    facets: Mapping[str, int]
-    titles: Mapping[str, str]
+    __slots__ = (
+        "added",
+        "facets_added",
+        "facets_removed",
+        "facets_summed",
+        "removed",
+        "starts",
+        "titles",
+        "workspaces",
+    )
+
+    def __init__(self, workspace_id: str) -> None:
+        self.added: list[tuple[int, ...]] = []
+        self.removed: list[tuple[int, ...]] = []
+        self.facets_added: list[str] = []  # of the messages added
+        self.facets_removed: list[str] = []  # of those removed
+        self.facets_summed: list[tuple[int, Mapping[str, int]]] = []  # retired entries', signed
+        self.starts: list[datetime | None] = []
+        self.titles: list[tuple[str, str]] = []
+        # a new row's workspace is its first share's, whatever the sign; then those added
+        self.workspaces = [workspace_id]
+
+    def move(
+        self,
+        sign: int,
+        values: tuple[int, ...],
+        start: datetime | None,
+        workspace_id: str,
+        titles: Iterable[tuple[str, str]],
+    ) -> None:
+        if sign > 0:
+            self.added.append(values)
+            self.starts.append(start)
+            self.workspaces.append(workspace_id)
+            self.titles.extend(titles)
+        else:
+            self.removed.append(values)
+
+    def row(self, stored: bytes | None) -> CampaignSum:
+        """The stored row (None: none yet) with the gathered shares moved in."""
+        row = (
+            CampaignSum([0] * WIDTH, None, self.workspaces[0])
+            if stored is None
+            else _sum_decoder.decode(stored)
+        )
+        for shares, sign in ((self.added, 1), (self.removed, -1)):
+            if shares:
+                for i, total in enumerate(map(sum, zip(*shares, strict=True))):
+                    row.values[i] += sign * total
+        add(row.facets, Counter(self.facets_added))
+        add(row.facets, Counter(self.facets_removed), -1)
+        for sign, counts in self.facets_summed:
+            add(row.facets, counts, sign)
+        for start in self.starts:
+            row.started_at = earliest(row.started_at, start)
+        row.workspace_id = row.workspace_id or next(filter(None, self.workspaces[1:]), "")
+        for code, title in self.titles:
+            join_titles(row.titles, code, title)
+        return row
 
 
-_NO_SHARE = _Share("", NO_CONTRIBUTION, None, "", {}, {})
+def _tally_of(tallies: dict[str, _Tally], campaign_id: str, workspace_id: str) -> _Tally:
+    tally = tallies.get(campaign_id)
+    if tally is None:
+        tally = tallies[campaign_id] = _Tally(workspace_id)
+    return tally
 
 
-def _share(key: bytes, value: bytes | None) -> _Share:
-    """A message's share, or a retired entry's: the sums of the messages it replaced."""
-    if value is None:
-        return _NO_SHARE
-    if is_retired_key(key):
+def _take(tallies: dict[str, _Tally], retired: bool, value: bytes, sign: int) -> None:
+    """Gather one table value's share into its campaign's tally: a message's, or a retired
+    entry's (the sums of the messages it replaced)."""
+    if retired:
         entry = _retired_decoder.decode(value)
+        if not entry.campaign_id:
+            return
         c = entry.counters
         values = (c.dispatched, c.sent, c.delivered, c.read, c.played, c.failed, c.skipped)
-        return _Share(
-            entry.campaign_id,
-            values,
-            entry.started_at,
-            entry.workspace_id,
-            entry.facets,
-            entry.titles,
-        )
+        tally = _tally_of(tallies, entry.campaign_id, entry.workspace_id)
+        tally.facets_summed.append((sign, entry.facets))
+        tally.move(sign, values, entry.started_at, entry.workspace_id, entry.titles.items())
+        return
     state = _message_decoder.decode(value)
+    if not state.campaign_id:
+        return
     counted = contribution(state)
+    tally = _tally_of(tallies, state.campaign_id, state.workspace_id)
+    (tally.facets_added if sign > 0 else tally.facets_removed).extend(facets(state, counted))
     titled = failure_title_of(state, counted)
-    return _Share(
-        state.campaign_id,
-        counted,
-        _start_of(state),
-        state.workspace_id,
-        dict.fromkeys(facets(state, counted), 1),
-        dict([titled]) if titled else {},
-    )
+    tally.move(sign, counted, _start_of(state), state.workspace_id, [titled] if titled else ())
 
 
 def replayed_rows(read: Callable[[bytes], bytes | None], writes: list[Write]) -> list[Write]:
@@ -294,38 +348,27 @@ def replayed_rows(read: Callable[[bytes], bytes | None], writes: list[Write]) ->
     applying records the store already holds again changes no sums; every row it touches gets a
     new change, so this worker sends its partial before it counts on one being sent."""
     latest: dict[bytes, bytes | None] = {}
-    rows: dict[str, CampaignSum] = {}
+    tallies: dict[str, _Tally] = {}
     count_row = read(COUNT_KEY)
     count = 0 if count_row is None else int(count_row)
     counted = False
     for key, value in writes:
         old = latest[key] if key in latest else read(key)
         latest[key] = value
-        if not is_retired_key(key) and (old is None) != (value is None):
+        retired = is_retired_key(key)
+        if (old is None) != (value is None) and not retired:
             count += 1 if old is None else -1
             counted = True
-        for sign, share in ((-1, _share(key, old)), (1, _share(key, value))):
-            if not share.campaign_id:
-                continue
-            row = rows.get(share.campaign_id)
-            if row is None:
-                stored = read(sum_key(share.campaign_id))
-                row = rows[share.campaign_id] = (
-                    CampaignSum([0] * WIDTH, None, share.workspace_id)
-                    if stored is None
-                    else _sum_decoder.decode(stored)
-                )
-            for i in range(WIDTH):
-                row.values[i] += sign * share.values[i]
-            add(row.facets, share.facets, sign)
-            if sign > 0:
-                row.started_at = earliest(row.started_at, share.started_at)
-                row.workspace_id = row.workspace_id or share.workspace_id
-                for code, title in share.titles.items():
-                    join_titles(row.titles, code, title)
-    for row in rows.values():
+        if old is not None:
+            _take(tallies, retired, old, -1)
+        if value is not None:
+            _take(tallies, retired, value, 1)
+    result: list[Write] = []
+    for campaign_id, tally in tallies.items():
+        key = sum_key(campaign_id)
+        row = tally.row(read(key))
         row.change = new_change()
-    result: list[Write] = [(sum_key(c), _sum_encoder.encode(row)) for c, row in rows.items()]
+        result.append((key, _sum_encoder.encode(row)))
     if counted:
         result.append((COUNT_KEY, str(count).encode()))
     return result
