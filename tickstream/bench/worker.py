@@ -65,6 +65,10 @@ RESTORED = re.compile(
     r"table messages: partitions \[[^\]]*\]: read (\d+) changelog records to the end in (\S+) s"
 )
 STANDBY_CAUGHT_UP = re.compile(r"table messages: standby partitions \[[^\]]*\]: read (\d+)")
+STANDBY_RESTORED = re.compile(
+    r"table messages: standby partitions \[[^\]]*\]: read (\d+) changelog records to the end in "
+    r"(\S+) s"
+)
 
 
 def load() -> str:
@@ -474,6 +478,18 @@ def _bench_size(
     second = WorkerProcess(bootstrap, topics, workdir, workdir / f"state-{size}", memory_mb)
     running.callback(second.stop)
     second.wait_standby_current(timeout=3600)
+    joined = second.this_run()
+    for what, pattern in (
+        ("its active partitions", RESTORED),
+        ("its standby copies of the others", STANDBY_RESTORED),
+    ):
+        read, seconds = max((int(n), float(t)) for n, t in pattern.findall(joined))
+        print(
+            f"[{size:,}] cold restore of a joining worker, {what}: {read:,} changelog records in "
+            f"{seconds:.1f} s ({read / max(seconds, 1e-9):,.0f} records/s; the first worker "
+            f"running) ({load()})",
+            flush=True,
+        )
     killed = time.monotonic()
     worker.stop(signal.SIGKILL)
     took = until_current(bootstrap, topics, probes, killed)
