@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import faust
 import uvloop
 from aiohttp import web
@@ -10,14 +12,24 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from contract.logs import configure_logging, logging_config
 from streams.metrics import REGISTRY
 from streams.settings import WorkerSettings
-from streams.worker import create_worker
+from streams.worker import create_worker, ready
 
 
-def create_status_app() -> web.Application:
-    """``/metrics`` and ``/healthz`` of the worker process."""
+def create_status_app(ready: Callable[[], bool]) -> web.Application:
+    """``/metrics``, ``/healthz`` (the process answers) and ``/readyz`` of the worker process.
+
+    ``/readyz`` is 200 once the tables of every partition the worker owns are read to the end and
+    no rebalance is under way (:func:`streams.worker.ready`): a rolling deploy that waits for it
+    stops the next worker only after this one has taken its partitions back.
+    """
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def readiness(_: web.Request) -> web.Response:
+        if ready():
+            return web.json_response({"status": "ready"})
+        return web.json_response({"status": "recovering"}, status=503)
 
     async def prometheus(_: web.Request) -> web.Response:
         return web.Response(
@@ -26,6 +38,7 @@ def create_status_app() -> web.Application:
 
     status = web.Application()
     status.router.add_get("/healthz", health)
+    status.router.add_get("/readyz", readiness)
     status.router.add_get("/metrics", prometheus)
     return status
 
@@ -35,7 +48,7 @@ def main() -> int:
     configure_logging("worker", settings.log_level, settings.log_format)
     uvloop.install()
     app = create_worker(settings)
-    runner = web.AppRunner(create_status_app())
+    runner = web.AppRunner(create_status_app(lambda: ready(app)))
 
     @app.task
     async def serve_status() -> None:

@@ -26,7 +26,7 @@ from streams.changelog_reader import ChangelogReader
 from streams.changelog_writer import ChangelogWriter
 from streams.dead_letters import DeadLetters
 from streams.diagnostics import log_progress
-from streams.faust_transport import install, kafka_producer
+from streams.faust_transport import install, kafka_producer, recovery_complete
 from streams.rocks import MIB, RocksMemory
 from streams.settings import WorkerSettings
 from streams.stage1 import DAY_SECONDS, MessageStage
@@ -178,6 +178,12 @@ def create_worker(settings: WorkerSettings) -> faust.App:
             await stage2.send_snapshots(stats_topic, lambda: owned(topics.campaign_partials))
 
     return app
+
+
+def ready(app: faust.App) -> bool:
+    """Every owned partition's tables read to their end, no rebalance under way, not stopping:
+    the worker counts what arrives now (its ``/readyz``)."""
+    return recovery_complete(app) and not app.rebalancing and not app.should_stop
 
 
 def _state_base(configured: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import urllib.request
@@ -44,10 +45,14 @@ def test_counts_equal_the_oracle(
         url = f"http://127.0.0.1:{env['WORKER_PORT']}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
             metrics = response.read().decode()
+        readyz = f"http://127.0.0.1:{env['WORKER_PORT']}/readyz"
+        with urllib.request.urlopen(readyz, timeout=5) as response:
+            readiness = json.load(response)
     finally:
         stop(worker)
         reader.close()
     assert got == expected
+    assert readiness == {"status": "ready"}  # counting, its tables read to their end
     # both stages report how far behind they are (record age), with records observed
     for stage in ("1", "2"):
         observed = re.search(

@@ -9,6 +9,7 @@ from faust.tables.manager import TableManager
 from faust.types import TP
 
 from streams.faust_transport import WorkerConsumer, WorkerProducer, WorkerRecovery
+from streams.worker import ready
 from tests.unit.worker_apps import unit_worker
 
 
@@ -43,3 +44,16 @@ async def test_faust_recovery_is_given_no_changelog_partition() -> None:
             recovery.add_standby(table, TP(topic, 1))
         assert not recovery.active_tps and not recovery.standby_tps
         assert not recovery.need_recovery()
+
+
+async def test_ready_only_with_the_tables_read_and_no_rebalance_under_way() -> None:
+    """What the worker's ``/readyz`` answers, on the worker's own Faust app."""
+    with unit_worker() as (app, _):
+        assert isinstance(app.tables, TableManager)
+        assert not ready(app)  # no recovery finished yet
+        app.tables.recovery.completed.set()
+        assert ready(app)
+        app.on_rebalance_start()
+        assert not ready(app)
+        app.rebalancing = False  # Faust clears it when the recovery after the rebalance ends
+        assert ready(app)
