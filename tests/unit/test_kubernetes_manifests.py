@@ -31,8 +31,8 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 # each service's workload kind and the path of its readiness probe
 WORKLOADS = {
     "ingest": ("Deployment", "/readyz"),
-    "worker": ("StatefulSet", "/healthz"),  # the worker and the sink serve no /readyz
-    "sink": ("Deployment", "/healthz"),
+    "worker": ("StatefulSet", "/readyz"),
+    "sink": ("Deployment", "/healthz"),  # the sink serves no /readyz
     "gateway": ("Deployment", "/readyz"),
     "webhooks": ("Deployment", "/healthz"),  # nor does the webhook deliverer
 }
