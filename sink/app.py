@@ -1,5 +1,6 @@
-"""The sink process: the consume loop in a thread, plus a small aiohttp server for ``/metrics`` and
-``/healthz``. Shutting the app down (SIGTERM) stops the loop, which writes its buffer and commits.
+"""The sink process: the consume loop in a thread, plus a small aiohttp server for ``/metrics``,
+``/healthz`` and ``/readyz``. Shutting the app down (SIGTERM) stops the loop, which writes its
+buffer and commits.
 """
 
 from __future__ import annotations
@@ -62,6 +63,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=503 if sink.failure else 200)
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """200 once the sink has joined its group and while it writes; 503 while paused for a
+    database outage or before it joined (a rolling deploy then waits before stopping the next
+    sink)."""
+    sink = request.app[SINK]
+    if sink.ready():
+        return web.json_response({"status": "ready"})
+    reason = "failed" if sink.failure else "paused" if sink.paused else "joining"
+    return web.json_response({"status": reason}, status=503)
+
+
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -77,5 +89,6 @@ def create_app(settings: SinkSettings, *, group_id: str | None = None) -> web.Ap
     app.cleanup_ctx.append(_engine)
     app.cleanup_ctx.append(_consume_loop)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app

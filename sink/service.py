@@ -87,9 +87,16 @@ class Sink:
         self._in_flight: tuple[Buffer, Future[Written]] | None = None
         self.paused = False
         self.assigned: list[KafkaPartition] = []
+        self.joined = False  # the group gave it its share (maybe none) at least once
         self.last_error = ""
         self.last_commit: float | None = None
         self.failure: BaseException | None = None
+
+    def ready(self) -> bool:
+        """In its group and writing: not paused for a database outage, the loop alive. A sink
+        the group gave no partition (more sinks than partitions) is ready: it takes over when
+        another leaves."""
+        return self.joined and not self.paused and self.failure is None
 
     # ------------------------------------------------------------------ the loop
 
@@ -261,6 +268,7 @@ class Sink:
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         log.info("assigned %s", [(tp.topic, tp.partition) for tp in partitions])
         self.assigned = list(partitions)
+        self.joined = True
         self.paused = False
         self.metrics.paused.set(0)
 

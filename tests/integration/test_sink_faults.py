@@ -140,6 +140,8 @@ def test_sigkill_in_the_middle_of_a_batch_then_restart_gives_exact_tables(
         wait_caught_up(bootstrap, group, topics)
         status, body = wait_http(f"http://127.0.0.1:{port}/healthz")
         assert status == 200 and json.loads(body)["status"] == "ok"
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 200 and json.loads(body) == {"status": "ready"}
         status, body = get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200 and b'sink_rows_written_total{table="message_status"}' in body
     finally:
@@ -193,6 +195,7 @@ def test_postgresql_restarted_during_a_run_loses_and_duplicates_nothing(
         while not sink.paused and time.monotonic() < deadline:
             time.sleep(0.1)
         assert sink.paused, "the sink did not notice PostgreSQL was down"
+        assert not sink.ready()  # its /readyz answers 503 meanwhile
         time.sleep(2)  # a few failed retries, with backoff
         assert group_lag(bootstrap, group_id, source_topics(topics)) > 0  # nothing committed
 
@@ -200,7 +203,7 @@ def test_postgresql_restarted_during_a_run_loses_and_duplicates_nothing(
         produce_statuses(bootstrap, topics, pack(rng, waves[2]))
         produce_snapshots(bootstrap, topics, thirds[2])
         wait_caught_up(bootstrap, group_id, topics)
-        assert not sink.paused
+        assert not sink.paused and sink.ready()
         assert (sink.metrics.registry.get_sample_value("sink_db_errors_total") or 0) > 0
 
     tables = dump(url)

@@ -32,7 +32,7 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
 WORKLOADS = {
     "ingest": ("Deployment", "/readyz"),
     "worker": ("StatefulSet", "/readyz"),
-    "sink": ("Deployment", "/healthz"),  # the sink serves no /readyz
+    "sink": ("Deployment", "/readyz"),
     "gateway": ("Deployment", "/readyz"),
     "webhooks": ("Deployment", "/healthz"),  # nor does the webhook deliverer
 }
