@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import hashlib
 import itertools
+import socket
 from pathlib import Path
 
 
@@ -30,3 +32,11 @@ def claim_slot(base: Path) -> Path:
         atexit.register(handle.close)
         return slot
     raise AssertionError("unreachable")
+
+
+def member_id(slot: Path) -> str:
+    """The worker's static member id in its consumer group: the host and the slot's path, so a
+    worker restarted on the same disk is the same member, and two workers of one host are never
+    one (each ``STATE_DIR`` has its own ``slot-0``; one id for both made the broker fence one)."""
+    path = hashlib.sha256(str(slot.resolve()).encode()).hexdigest()[:12]
+    return f"{socket.gethostname()}-{slot.name}-{path}"

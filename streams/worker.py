@@ -11,7 +11,6 @@ Faust. Why the counts stay exact across crashes: docs/exactness.md.
 from __future__ import annotations
 
 import asyncio
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from streams.rocks import MIB, RocksMemory
 from streams.settings import WorkerSettings
 from streams.stage1 import DAY_SECONDS, MessageStage
 from streams.stage2 import CampaignStage
-from streams.state_dir import claim_slot
+from streams.state_dir import claim_slot, member_id
 from streams.state_store import disk_table
 
 
@@ -93,7 +92,7 @@ def create_worker(settings: WorkerSettings) -> faust.App:
     # before anything creates them: every flush of the producer hands over both stages' buffered
     # records first, and the consumer closes the takeover race (streams.faust_transport). The
     # state slot names the group member: a worker restarted on the same disk is the same member.
-    install(app, drain_buffers, group_instance_id=f"{socket.gethostname()}-{root.name}")
+    install(app, drain_buffers, group_instance_id=member_id(root))
 
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     ack_topic = app.topic(topics.ack_events, partitions=partitions, **raw)

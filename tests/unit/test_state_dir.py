@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streams.state_dir import claim_slot
+from streams.state_dir import claim_slot, member_id
 
 HOLD = "import sys, time; from streams.state_dir import claim_slot; "
 HOLD += "print(claim_slot(__import__('pathlib').Path(sys.argv[1])), flush=True); time.sleep(60)"
@@ -30,3 +30,14 @@ def test_the_slot_of_a_killed_worker_is_free_again(tmp_path: Path) -> None:
     holder.wait()
     holder.stdout.close()
     assert claim_slot(tmp_path) == held
+
+
+def test_workers_of_one_host_are_different_group_members_and_a_restart_the_same(
+    tmp_path: Path,
+) -> None:
+    """Two STATE_DIRs on one host each have a slot-0: one member id for both would make the
+    broker fence one of the workers."""
+    first, second = claim_slot(tmp_path / "a"), claim_slot(tmp_path / "b")
+    assert first.name == second.name == "slot-0"
+    assert member_id(first) != member_id(second)
+    assert member_id(first) == member_id(tmp_path / "a" / "slot-0")
