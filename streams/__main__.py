@@ -15,7 +15,7 @@ from streams.settings import WorkerSettings
 from streams.worker import create_worker, ready
 
 
-def create_status_app(ready: Callable[[], bool]) -> web.Application:
+def create_status_app(is_ready: Callable[[], bool]) -> web.Application:
     """``/metrics``, ``/healthz`` (the process answers) and ``/readyz`` of the worker process.
 
     ``/readyz`` is 200 once the tables of every partition the worker owns are read to the end and
@@ -27,7 +27,7 @@ def create_status_app(ready: Callable[[], bool]) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def readiness(_: web.Request) -> web.Response:
-        if ready():
+        if is_ready():
             return web.json_response({"status": "ready"})
         return web.json_response({"status": "recovering"}, status=503)
 

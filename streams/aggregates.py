@@ -256,10 +256,11 @@ class _Tally:
         "facets_added",
         "facets_removed",
         "facets_summed",
+        "first_workspace",
         "removed",
         "starts",
         "titles",
-        "workspaces",
+        "workspace_id",
     )
 
     def __init__(self, workspace_id: str) -> None:
@@ -270,8 +271,8 @@ class _Tally:
         self.facets_summed: list[tuple[int, Mapping[str, int]]] = []  # retired entries', signed
         self.starts: list[datetime | None] = []
         self.titles: list[tuple[str, str]] = []
-        # a new row's workspace is its first share's, whatever the sign; then those added
-        self.workspaces = [workspace_id]
+        self.first_workspace = workspace_id  # a new row's: its first share's, whatever the sign
+        self.workspace_id = ""  # the first of the shares added that names one
 
     def move(
         self,
@@ -284,7 +285,7 @@ class _Tally:
         if sign > 0:
             self.added.append(values)
             self.starts.append(start)
-            self.workspaces.append(workspace_id)
+            self.workspace_id = self.workspace_id or workspace_id
             self.titles.extend(titles)
         else:
             self.removed.append(values)
@@ -292,7 +293,7 @@ class _Tally:
     def row(self, stored: bytes | None) -> CampaignSum:
         """The stored row (None: none yet) with the gathered shares moved in."""
         row = (
-            CampaignSum([0] * WIDTH, None, self.workspaces[0])
+            CampaignSum([0] * WIDTH, None, self.first_workspace)
             if stored is None
             else _sum_decoder.decode(stored)
         )
@@ -306,7 +307,7 @@ class _Tally:
             add(row.facets, counts, sign)
         for start in self.starts:
             row.started_at = earliest(row.started_at, start)
-        row.workspace_id = row.workspace_id or next(filter(None, self.workspaces[1:]), "")
+        row.workspace_id = row.workspace_id or self.workspace_id
         for code, title in self.titles:
             join_titles(row.titles, code, title)
         return row
